@@ -1,0 +1,3 @@
+from thidua.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""The composition root: a database (embedded or DATABASE_URL), migrated, and its event store."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from thidua.config import Settings
+from thidua.db.migrate import migrate
+from thidua.db.server import database_url
+from thidua.store.eventstore import EventStore
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    dsn: str
+    store: EventStore
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, migrate_first: bool | None = None) -> AsyncIterator[Runtime]:
+    """Everything the app needs, closed (and an embedded server stopped) on exit.
+
+    The embedded server is always migrated first; a configured server only when
+    asked, since production migrates as its own step.
+    """
+    if migrate_first is None:
+        migrate_first = settings.database_url is None
+    async with database_url(settings) as dsn:
+        if migrate_first:
+            await migrate(dsn)
+        store = await EventStore.open(dsn)
+        try:
+            yield Runtime(settings, dsn, store)
+        finally:
+            await store.close()

@@ -1,0 +1,88 @@
+"""thidua serve | db migrate | audit verify: one clear line and a non-zero exit on failure."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from thidua.bootstrap import open_runtime
+from thidua.config import Settings
+from thidua.db.migrate import migrate
+from thidua.db.server import database_url
+from thidua.errors import ThiduaError
+from thidua.store.audit import verify_chain
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+async def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from thidua.web.app import create_app
+
+    async with open_runtime(settings) as runtime:
+        config = uvicorn.Config(create_app(runtime), host=args.host, port=args.port, lifespan="off")
+        await uvicorn.Server(config).serve()
+    return 0
+
+
+async def db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async with database_url(settings) as dsn:
+        applied = await migrate(dsn)
+    for migration in applied:
+        print(f"applied {migration.name}")
+    print(f"{len(applied)} migration(s) applied; the database is up to date.")
+    return 0
+
+
+async def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as runtime:
+        report = await verify_chain(runtime.store, args.cluster)
+    if report.ok:
+        print(f"{args.cluster}: hash chain intact, {report.events_checked} events verified.")
+        return 0
+    print(
+        f"{args.cluster}: hash chain BROKEN at position {report.first_bad_position}: "
+        f"{report.problem} ({report.events_checked} events verified before it).",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="thidua", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the HTTP server")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.set_defaults(run=serve)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("migrate", help="apply pending migrations").set_defaults(run=db_migrate)
+
+    audit = commands.add_parser("audit", help="audit the event log").add_subparsers(
+        dest="audit_command", required=True
+    )
+    verify = audit.add_parser("verify", help="recompute a cluster's hash chain")
+    verify.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
+    verify.set_defaults(run=audit_verify)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call
+    run: Command = args.run
+    try:
+        return asyncio.run(run(args, Settings.from_env()))
+    except ThiduaError as exc:
+        print(f"thidua: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""The database: where PostgreSQL is (embedded or DATABASE_URL), migrations, connections."""

@@ -1,0 +1,23 @@
+"""The application's connections: always as the thidua_app role, so row-level security holds."""
+
+import asyncpg
+
+from thidua.db.server import CONNECT_ERRORS, unavailable
+
+APP_ROLE = "thidua_app"
+
+
+async def _become_app_role(conn: asyncpg.Connection) -> None:
+    # The role owns no table, so every policy applies to it, whoever logged in.
+    await conn.execute(f"SET ROLE {APP_ROLE}")
+
+
+async def create_app_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    try:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_become_app_role, timeout=10
+        )
+    except CONNECT_ERRORS as exc:
+        raise unavailable(dsn, exc) from exc
+    assert pool is not None
+    return pool

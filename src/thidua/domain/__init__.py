@@ -1,0 +1,1 @@
+"""The domain: aggregates, events and rules. Pure: no I/O, no database, no web."""

@@ -1,0 +1,15 @@
+"""The event store: one append-only, hash-chained log per tenant on PostgreSQL (asyncpg)."""
+
+from thidua.store.errors import ConcurrencyConflict, UnknownTenant
+from thidua.store.eventstore import EventStore
+from thidua.store.records import AppendResult, Metadata, NewEvent, RecordedEvent
+
+__all__ = [
+    "AppendResult",
+    "ConcurrencyConflict",
+    "EventStore",
+    "Metadata",
+    "NewEvent",
+    "RecordedEvent",
+    "UnknownTenant",
+]

@@ -1,0 +1,99 @@
+"""Wakes subscribers when a tenant's log grows, in this process and across instances.
+
+Appenders tell the notifier after commit; it wakes local subscribers at once and
+sends one coalesced NOTIFY per tenant on the next flush, not one per append: a
+NOTIFY takes a server-wide lock at commit. A LISTEN connection brings other
+instances' notifications in. Subscribers also poll, so a lost notification only
+delays, never loses, an event.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "thidua_events"
+
+
+class Notifier:
+    def __init__(self, dsn: str, pool: asyncpg.Pool) -> None:
+        self._dsn = dsn
+        self._pool = pool
+        self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._dirty: dict[str, int] = {}
+        self._flush_wanted = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._starting = asyncio.Lock()
+
+    def start(self) -> None:
+        """Start sending coalesced notifications for this instance's appends."""
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_forever(), name="thidua-notify")
+
+    async def listen(self) -> None:
+        """Hear other instances' appends too; connects on first use, once."""
+        async with self._starting:
+            if self._listener is None:
+                self._listener = await asyncpg.connect(self._dsn)
+                await self._listener.add_listener(CHANNEL, self._on_notification)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+
+    def committed(self, tenant: str, position: int) -> None:
+        """Called after an append commits."""
+        self._wake(tenant)
+        if self._flusher is not None:
+            self._dirty[tenant] = max(position, self._dirty.get(tenant, 0))
+            self._flush_wanted.set()
+
+    @contextlib.contextmanager
+    def watch(self, tenant: str) -> Iterator[asyncio.Event]:
+        """An event set whenever the tenant's log may have grown."""
+        woken = asyncio.Event()
+        self._watchers.setdefault(tenant, set()).add(woken)
+        try:
+            yield woken
+        finally:
+            watchers = self._watchers[tenant]
+            watchers.discard(woken)
+            if not watchers:
+                del self._watchers[tenant]
+
+    def _wake(self, tenant: str) -> None:
+        for woken in self._watchers.get(tenant, ()):
+            woken.set()
+
+    def _on_notification(
+        self, _conn: object, _pid: int, _channel: str, payload: str
+    ) -> None:
+        tenant, _, _position = payload.rpartition(":")
+        self._wake(tenant)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            batch, self._dirty = self._dirty, {}
+            try:
+                await self._pool.execute(
+                    "SELECT pg_notify($1, t || ':' || p) FROM unnest($2::text[], $3::bigint[]) u(t, p)",
+                    CHANNEL,
+                    list(batch),
+                    list(batch.values()),
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                # Other instances' subscribers will find the events on their next poll.
+                log.warning("could not send NOTIFY for %d tenants", len(batch), exc_info=True)

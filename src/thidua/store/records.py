@@ -1,0 +1,72 @@
+"""What goes into the log and what comes out of it."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from thidua.domain.text import nfc
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Who did it, in which role, why, and which request and command it belongs to."""
+
+    actor: str
+    role: str
+    reason: str | None = None
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str | None = None
+    request_id: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        """The stored form: every text in NFC."""
+        return {
+            "actor": nfc(self.actor),
+            "role": nfc(self.role),
+            "reason": None if self.reason is None else nfc(self.reason),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Metadata":
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: its type (a topic), schema version and encoded payload."""
+
+    event_type: str
+    payload: bytes
+    event_version: int = 1
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the log holds it."""
+
+    tenant: str
+    position: int
+    stream_id: str
+    stream_version: int
+    event_type: str
+    event_version: int
+    payload: bytes
+    metadata_json: dict[str, Any]  # as stored: the hash covers exactly this
+    recorded_at: datetime
+    hash: bytes
+
+    @property
+    def metadata(self) -> Metadata:
+        return Metadata.from_json(self.metadata_json)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where an append landed: the stream's new version and the tenant positions taken."""
+
+    stream_version: int
+    positions: tuple[int, ...]

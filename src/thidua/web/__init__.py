@@ -1,0 +1,1 @@
+"""The ASGI application: routes, health and readiness."""
