@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -14,16 +14,18 @@ from thidua.store.audit import verify_chain
 
 
 @pytest.fixture
-async def tenant_with_log(
-    store: EventStore, new_tenant: Callable[[], Awaitable[str]]
-) -> AsyncIterator[str]:
+async def tenant_with_log(store: EventStore, new_tenant: Callable[[], Awaitable[str]]) -> str:
     tenant = await new_tenant()
     for n in range(1, 7):
         meta = Metadata(actor="Lê Văn C", role="cross_inspector", reason=f"lần {n}")
         await store.append(
-            tenant, f"s{n % 2}", (n - 1) // 2, [NewEvent("tests:Scored", f'{{"n":{n}}}'.encode())], meta
+            tenant,
+            f"s{n % 2}",
+            (n - 1) // 2,
+            [NewEvent("tests:Scored", f'{{"n":{n}}}'.encode())],
+            meta,
         )
-    yield tenant
+    return tenant
 
 
 def audit_verify(dsn: str, tenant: str) -> subprocess.CompletedProcess[str]:

@@ -79,7 +79,9 @@ async def test_eight_tenants_eight_appenders_gapless_and_subscribed(
         nonlocal done_appends
         stream = str(uuid.uuid4())
         for i in range(appends_each):
-            await store.append(tenant, stream, i * per_append, [event(n) for n in range(per_append)], META)
+            await store.append(
+                tenant, stream, i * per_append, [event(n) for n in range(per_append)], META
+            )
             done_appends += 1
             if done_appends == 8 * 8 * appends_each // 2:
                 halfway.set()

@@ -9,7 +9,13 @@ import pytest
 from thidua.store import EventStore, Metadata, NewEvent, UnknownTenant
 
 META = Metadata(actor="cán bộ thi đua", role="member_officer")
-TENANT_TABLES = ["tenants", "event_log_heads", "events", "idempotency_keys", "projection_checkpoints"]
+TENANT_TABLES = [
+    "tenants",
+    "event_log_heads",
+    "events",
+    "idempotency_keys",
+    "projection_checkpoints",
+]
 
 
 async def seeded(store: EventStore, tenant: str) -> None:
@@ -18,7 +24,8 @@ async def seeded(store: EventStore, tenant: str) -> None:
     )
     async with store.transaction(tenant) as conn:
         await conn.execute(
-            "INSERT INTO projection_checkpoints (tenant_id, projection) VALUES ($1, 'tests')", tenant
+            "INSERT INTO projection_checkpoints (tenant_id, projection) VALUES ($1, 'tests')",
+            tenant,
         )
 
 
@@ -59,14 +66,21 @@ async def test_other_tenants_rows_are_not_writable(
 ) -> None:
     a, b = two_tenants
     async with store.transaction(a) as conn:
-        assert await conn.execute(
-            "UPDATE event_log_heads SET position = 0 WHERE tenant_id = $1", b
-        ) == "UPDATE 0"
-        assert await conn.execute(
-            "UPDATE projection_checkpoints SET position = 99 WHERE tenant_id = $1", b
-        ) == "UPDATE 0"
+        assert (
+            await conn.execute("UPDATE event_log_heads SET position = 0 WHERE tenant_id = $1", b)
+            == "UPDATE 0"
+        )
+        assert (
+            await conn.execute(
+                "UPDATE projection_checkpoints SET position = 99 WHERE tenant_id = $1", b
+            )
+            == "UPDATE 0"
+        )
     inserts = [
-        ("INSERT INTO events VALUES ($1, 999, 's', 1, 't', 1, '', '{}', now(), $2)", (b, bytes(32))),
+        (
+            "INSERT INTO events VALUES ($1, 999, 's', 1, 't', 1, '', '{}', now(), $2)",
+            (b, bytes(32)),
+        ),
         ("INSERT INTO idempotency_keys VALUES ($1, 'k', 's', 1, '{1}')", (b,)),
         ("INSERT INTO projection_checkpoints (tenant_id, projection) VALUES ($1, 'x')", (b,)),
         ("INSERT INTO tenants (tenant_id, name) VALUES ('cum-intruder', 'x')", ()),

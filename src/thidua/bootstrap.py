@@ -18,7 +18,9 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, migrate_first: bool | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, migrate_first: bool | None = None
+) -> AsyncIterator[Runtime]:
     """Everything the app needs, closed (and an embedded server stopped) on exit.
 
     The embedded server is always migrated first; a configured server only when

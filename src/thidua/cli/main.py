@@ -1,4 +1,4 @@
-"""thidua serve | db migrate | audit verify: one clear line and a non-zero exit on failure."""
+"""thidua serve | demo | db migrate | audit verify; a failure is one clear line, non-zero exit."""
 
 import argparse
 import asyncio
@@ -11,6 +11,7 @@ from thidua.bootstrap import open_runtime
 from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
+from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.errors import ThiduaError
 from thidua.store.audit import verify_chain
 
@@ -23,8 +24,17 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.web.app import create_app
 
     async with open_runtime(settings) as runtime:
+        if args.demo:
+            await load_demo(runtime.store)
         config = uvicorn.Config(create_app(runtime), host=args.host, port=args.port, lifespan="off")
         await uvicorn.Server(config).serve()
+    return 0
+
+
+async def demo(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as runtime:
+        registered = await load_demo(runtime.store)
+    print(f"demo clusters: {', '.join(DEMO_CLUSTERS)} ({len(registered)} newly registered)")
     return 0
 
 
@@ -58,7 +68,10 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="run the HTTP server")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--demo", action="store_true", help="load the demo clusters first")
     serve_cmd.set_defaults(run=serve)
+
+    commands.add_parser("demo", help="load the demo clusters").set_defaults(run=demo)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True

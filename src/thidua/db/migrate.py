@@ -50,7 +50,9 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
     for path in sorted(folder.glob("*.sql")):
         match = _FILE_NAME.match(path.name)
         if match is None:
-            raise MigrationError(f"Tên tệp migration không hợp lệ: {path.name} (cần dạng 0001_ten.sql).")
+            raise MigrationError(
+                f"Tên tệp migration không hợp lệ: {path.name} (cần dạng 0001_ten.sql)."
+            )
         found.append(Migration(int(match.group(1)), path.name, path.read_text("utf-8")))
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):

@@ -1,6 +1,7 @@
 """Which PostgreSQL to use: the one DATABASE_URL names, or an embedded one (pgserver)."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,7 +38,7 @@ def _start_embedded(pgdata: Path) -> Any:
     pgdata.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL in %s", pgdata)
     try:
-        return pgserver.get_server(pgdata, cleanup_mode="stop")
+        return pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:
         raise DatabaseUnavailable(
             f"Không khởi động được PostgreSQL nhúng trong {pgdata} ({exc.__class__.__name__})."
@@ -66,10 +67,9 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process made it meanwhile
+            # Another process may make it meanwhile.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'")
     finally:
         await conn.close()
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from thidua.db.pool import create_app_pool
 from thidua.domain.text import nfc
@@ -20,6 +21,8 @@ from thidua.store.errors import ConcurrencyConflict, InvalidTenantCode, TenantEx
 from thidua.store.notifier import Notifier
 from thidua.store.records import AppendResult, Metadata, NewEvent, RecordedEvent
 
+# What a transaction hands out: a pooled connection, used like a plain one.
+Connection = asyncpg.Connection | PoolConnectionProxy
 TENANT_CODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 _COLUMNS = (
@@ -75,7 +78,7 @@ class EventStore:
         await self._pool.close()
 
     @contextlib.asynccontextmanager
-    async def transaction(self, tenant: str) -> AsyncIterator[asyncpg.Connection]:
+    async def transaction(self, tenant: str) -> AsyncIterator[Connection]:
         """A transaction that sees and writes only this tenant's rows."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT set_config('thidua.tenant', $1, true)", tenant)

@@ -76,10 +76,8 @@ class Notifier:
         for woken in self._watchers.get(tenant, ()):
             woken.set()
 
-    def _on_notification(
-        self, _conn: object, _pid: int, _channel: str, payload: str
-    ) -> None:
-        tenant, _, _position = payload.rpartition(":")
+    def _on_notification(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        tenant, _, _position = str(payload).rpartition(":")
         self._wake(tenant)
 
     async def _flush_forever(self) -> None:
@@ -89,7 +87,8 @@ class Notifier:
             batch, self._dirty = self._dirty, {}
             try:
                 await self._pool.execute(
-                    "SELECT pg_notify($1, t || ':' || p) FROM unnest($2::text[], $3::bigint[]) u(t, p)",
+                    "SELECT pg_notify($1, t || ':' || p)"
+                    " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
                     CHANNEL,
                     list(batch),
                     list(batch.values()),

@@ -32,7 +32,14 @@ class Metadata:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Metadata":
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        return cls(
+            actor=data["actor"],
+            role=data["role"],
+            reason=data.get("reason"),
+            correlation_id=data["correlation_id"],
+            causation_id=data.get("causation_id"),
+            request_id=data.get("request_id"),
+        )
 
 
 @dataclass(frozen=True)

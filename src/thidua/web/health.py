@@ -22,7 +22,9 @@ async def readyz(request: Request) -> JSONResponse:
             {
                 "status": "unavailable",
                 "code": "MIGRATIONS_PENDING",
-                "reason": f"Cơ sở dữ liệu chưa được cập nhật, hãy chạy 'thidua db migrate': {names}.",
+                "reason": (
+                    f"Cơ sở dữ liệu chưa được cập nhật, hãy chạy 'thidua db migrate': {names}."
+                ),
             },
             503,
         )
