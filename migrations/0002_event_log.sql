@@ -19,7 +19,7 @@ CREATE TABLE events (
     payload        bytea   NOT NULL,
     metadata       jsonb   NOT NULL,
     recorded_at    timestamptz NOT NULL,
-    -- SHA-256 over the tenant's previous hash and this event's canonical bytes.
+    -- SHA-256 chained to the tenant's previous event; see append_events.
     hash           bytea   NOT NULL CHECK (length(hash) = 32),
     PRIMARY KEY (tenant_id, position),
     UNIQUE (tenant_id, stream_id, stream_version)
@@ -53,3 +53,79 @@ CREATE TRIGGER events_append_only
 CREATE TRIGGER events_no_truncate
     BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_event_change();
+
+-- One append, atomically, in one round trip: take the tenant's lock, replay an
+-- idempotent retry, check the stream's version, chain the hashes, write.
+-- The caller's transaction has set the tenant; row-level security applies.
+--
+-- Each event's hash is SHA-256(previous hash || position as int8 || recording time
+-- in microseconds since the epoch as int8 || content digest), where the content digest
+-- is the SHA-256 of everything known before the lock (see thidua.store.chain).
+-- VOLATILE, so each statement below sees every commit made before it: the lock is
+-- taken first, then the checks read what the previous holder committed.
+CREATE FUNCTION append_events(
+    p_tenant text, p_stream text, p_expected integer,
+    p_types text[], p_event_versions integer[], p_payloads bytea[], p_digests bytea[],
+    p_metadata jsonb, p_key text,
+    OUT status text, OUT stream_version integer, OUT positions bigint[],
+    OUT recorded_at timestamptz
+) LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    head_position bigint;
+    chained bytea;
+    micros bigint;
+    hashes bytea[] := '{}';
+    n integer := cardinality(p_types);
+BEGIN
+    IF p_tenant IS DISTINCT FROM current_tenant() THEN
+        RAISE EXCEPTION 'append_events for % in a transaction set for %', p_tenant, current_tenant();
+    END IF;
+    SELECT h.position, h.hash INTO head_position, chained
+    FROM event_log_heads h WHERE h.tenant_id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        status := 'unknown_tenant';
+        RETURN;
+    END IF;
+    recorded_at := clock_timestamp();  -- after the lock, so times follow positions
+
+    IF p_key IS NOT NULL THEN
+        SELECT k.stream_version, k.positions INTO stream_version, positions
+        FROM idempotency_keys k WHERE k.tenant_id = p_tenant AND k.key = p_key;
+        IF FOUND THEN
+            status := 'replayed';
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT coalesce(max(e.stream_version), 0) INTO stream_version
+    FROM events e WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream;
+    IF stream_version <> p_expected THEN
+        status := 'conflict';
+        RETURN;
+    END IF;
+
+    micros := (extract(epoch FROM recorded_at) * 1000000)::bigint;
+    positions := array(SELECT head_position + i FROM generate_series(1, n) AS i);
+    FOR i IN 1..n LOOP
+        chained := sha256(chained || int8send(positions[i]) || int8send(micros) || p_digests[i]);
+        hashes := hashes || chained;
+    END LOOP;
+
+    INSERT INTO events (tenant_id, position, stream_id, stream_version, event_type,
+                        event_version, payload, metadata, recorded_at, hash)
+    SELECT p_tenant, u.position, p_stream, p_expected + u.ord::integer, u.type,
+           u.event_version, u.payload, p_metadata, recorded_at, u.hash
+    FROM unnest(positions, p_types, p_event_versions, p_payloads, hashes)
+         WITH ORDINALITY AS u(position, type, event_version, payload, hash, ord);
+
+    UPDATE event_log_heads SET position = positions[n], hash = chained
+    WHERE tenant_id = p_tenant;
+
+    stream_version := p_expected + n;
+    IF p_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys (tenant_id, key, stream_id, stream_version, positions)
+        VALUES (p_tenant, p_key, p_stream, stream_version, positions);
+    END IF;
+    status := 'appended';
+END
+$$;

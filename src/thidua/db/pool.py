@@ -1,5 +1,7 @@
 """The application's connections: always as the thidua_app role, so row-level security holds."""
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 
 from thidua.db.server import CONNECT_ERRORS, unavailable
@@ -12,10 +14,21 @@ async def _become_app_role(conn: asyncpg.Connection) -> None:
     await conn.execute(f"SET ROLE {APP_ROLE}")
 
 
-async def create_app_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_app_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_become_app_role, timeout=10
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_become_app_role,
+            reset=reset,
+            timeout=10,
         )
     except CONNECT_ERRORS as exc:
         raise unavailable(dsn, exc) from exc

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from thidua.store.chain import GENESIS, canonical_bytes, chain_hash
+from thidua.store.chain import GENESIS, content_digest, link
 from thidua.store.eventstore import EventStore
 from thidua.store.records import RecordedEvent
 
@@ -20,20 +20,16 @@ class ChainReport:
 
 
 def event_hash(previous: bytes, event: RecordedEvent) -> bytes:
-    return chain_hash(
-        previous,
-        canonical_bytes(
-            tenant=event.tenant,
-            position=event.position,
-            stream_id=event.stream_id,
-            stream_version=event.stream_version,
-            event_type=event.event_type,
-            event_version=event.event_version,
-            metadata=event.metadata_json,
-            recorded_at=event.recorded_at,
-            payload=event.payload,
-        ),
+    digest = content_digest(
+        tenant=event.tenant,
+        stream_id=event.stream_id,
+        stream_version=event.stream_version,
+        event_type=event.event_type,
+        event_version=event.event_version,
+        metadata=event.metadata_json,
+        payload=event.payload,
     )
+    return link(previous, event.position, event.recorded_at, digest)
 
 
 async def verify_chain(store: EventStore, tenant: str, *, batch: int = 5000) -> ChainReport:

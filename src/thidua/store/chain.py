@@ -1,8 +1,12 @@
 """The hash chain: each event's SHA-256 covers the tenant's previous hash and the event.
 
-The canonical bytes are a compact JSON header (keys sorted, UTF-8, recording time in
-integer microseconds since the epoch) then a newline, then the payload bytes. JSON
-escapes every newline inside the header, so the boundary is unambiguous.
+Two steps, so the expensive part runs before the tenant's lock is taken:
+- the content digest, SHA-256 of a compact JSON header (tenant, stream, version, type,
+  event version, metadata; keys sorted, UTF-8), a newline, then the payload bytes
+  (JSON escapes newlines inside the header, so the boundary is unambiguous);
+- the link, SHA-256(previous hash || position || recording time in microseconds since
+  the epoch || content digest), integers as 8 big-endian bytes. The database computes the
+  link under the lock (append_events); the audit recomputes both steps here.
 """
 
 import hashlib
@@ -19,31 +23,32 @@ def epoch_micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def canonical_bytes(
+def content_digest(
     *,
     tenant: str,
-    position: int,
     stream_id: str,
     stream_version: int,
     event_type: str,
     event_version: int,
     metadata: dict[str, Any],
-    recorded_at: datetime,
     payload: bytes,
 ) -> bytes:
     header = {
         "tenant": tenant,
-        "position": position,
         "stream_id": stream_id,
         "stream_version": stream_version,
         "event_type": event_type,
         "event_version": event_version,
         "metadata": metadata,
-        "recorded_at_us": epoch_micros(recorded_at),
     }
     encoded = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return encoded.encode("utf-8") + b"\n" + payload
+    return hashlib.sha256(encoded.encode("utf-8") + b"\n" + payload).digest()
 
 
-def chain_hash(previous: bytes, canonical: bytes) -> bytes:
-    return hashlib.sha256(previous + canonical).digest()
+def link(previous: bytes, position: int, recorded_at: datetime, digest: bytes) -> bytes:
+    return hashlib.sha256(
+        previous
+        + position.to_bytes(8, "big", signed=True)
+        + epoch_micros(recorded_at).to_bytes(8, "big", signed=True)
+        + digest
+    ).digest()

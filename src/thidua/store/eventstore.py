@@ -9,14 +9,13 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from thidua.db.pool import create_app_pool
 from thidua.domain.text import nfc
-from thidua.store.chain import canonical_bytes, chain_hash
+from thidua.store.chain import content_digest
 from thidua.store.errors import ConcurrencyConflict, InvalidTenantCode, TenantExists, UnknownTenant
 from thidua.store.notifier import Notifier
 from thidua.store.records import AppendResult, Metadata, NewEvent, RecordedEvent
@@ -30,34 +29,11 @@ _COLUMNS = (
     " payload, metadata, recorded_at, hash"
 )
 
-# Taking the head row's lock is the per-tenant lock; clock_timestamp() is read after
-# the lock is granted, so recording times follow positions.
-_LOCK_HEAD = """
-SELECT position, hash, clock_timestamp() AS now
-FROM event_log_heads WHERE tenant_id = $1 FOR UPDATE
-"""
+_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
-# A separate statement from the lock, so its snapshot sees every commit made before it.
-_STREAM_STATE = """
-SELECT (SELECT coalesce(max(stream_version), 0) FROM events
-        WHERE tenant_id = $1 AND stream_id = $2) AS version,
-       k.stream_version AS replay_version, k.positions AS replay_positions
-FROM (SELECT 1) one
-LEFT JOIN idempotency_keys k ON k.tenant_id = $1 AND k.key = $3
-"""
 
-_WRITE = f"""
-WITH appended AS (
-    INSERT INTO events ({_COLUMNS})
-    SELECT $1, u.position, $2, u.version, u.type, u.event_version, u.payload, $3::jsonb, $4, u.hash
-    FROM unnest($5::bigint[], $6::int[], $7::text[], $8::int[], $9::bytea[], $10::bytea[])
-         AS u(position, version, type, event_version, payload, hash)
-), head AS (
-    UPDATE event_log_heads SET position = $11, hash = $12 WHERE tenant_id = $1
-)
-INSERT INTO idempotency_keys (tenant_id, key, stream_id, stream_version, positions)
-SELECT $1, $13, $2, $14, $5 WHERE $13::text IS NOT NULL
-"""
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool reset: nothing to undo, transactions set only transaction-local settings."""
 
 
 class EventStore:
@@ -69,7 +45,8 @@ class EventStore:
     async def open(cls, dsn: str, *, min_size: int = 0, max_size: int = 10) -> "EventStore":
         """A store on this DSN; with min_size 0 it connects on first use, so a server
         can start (and say it is not ready) while its database is still down."""
-        store = cls(dsn, await create_app_pool(dsn, min_size=min_size, max_size=max_size))
+        pool = await create_app_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
+        store = cls(dsn, pool)
         store._notifier.start()
         return store
 
@@ -80,9 +57,19 @@ class EventStore:
     @contextlib.asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[Connection]:
         """A transaction that sees and writes only this tenant's rows."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('thidua.tenant', $1, true)", tenant)
-            yield conn
+        if not TENANT_CODE.match(tenant):
+            raise UnknownTenant(tenant)
+        async with self._pool.acquire() as conn:
+            # One round trip; the code was checked above, so it is safe as a literal.
+            await conn.execute(f"BEGIN; SELECT set_config('thidua.tenant', '{tenant}', true)")
+            try:
+                yield conn
+            except BaseException:
+                # A broken or cancelled connection cannot roll back; the pool discards it.
+                with contextlib.suppress(asyncpg.InterfaceError, OSError):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     async def create_tenant(self, tenant: str, name: str) -> None:
         """Register a cluster with an empty log."""
@@ -124,37 +111,44 @@ class EventStore:
         if not events:
             raise ValueError("append needs at least one event")
         meta = metadata.to_json()
+        digests = [
+            content_digest(
+                tenant=tenant,
+                stream_id=stream_id,
+                stream_version=expected_version + offset,
+                event_type=event.event_type,
+                event_version=event.event_version,
+                metadata=meta,
+                payload=event.payload,
+            )
+            for offset, event in enumerate(events, start=1)
+        ]
         async with self.transaction(tenant) as conn:
-            head = await conn.fetchrow(_LOCK_HEAD, tenant)
-            if head is None:
-                raise UnknownTenant(tenant)
-            state = await conn.fetchrow(_STREAM_STATE, tenant, stream_id, idempotency_key)
-            assert state is not None
-            if state["replay_positions"] is not None:
-                return AppendResult(state["replay_version"], tuple(state["replay_positions"]))
-            if state["version"] != expected_version:
-                raise ConcurrencyConflict(stream_id, expected_version, state["version"])
-            rows = _chain(tenant, stream_id, expected_version, events, meta, head)
-            last_hash = rows["hashes"][-1]
-            await conn.execute(
-                _WRITE,
+            outcome = await conn.fetchrow(
+                _APPEND,
                 tenant,
                 stream_id,
-                json.dumps(meta, ensure_ascii=False),
-                head["now"],
-                rows["positions"],
-                rows["versions"],
+                expected_version,
                 [e.event_type for e in events],
                 [e.event_version for e in events],
                 [e.payload for e in events],
-                rows["hashes"],
-                rows["positions"][-1],
-                last_hash,
+                digests,
+                json.dumps(meta, ensure_ascii=False),
                 idempotency_key,
-                rows["versions"][-1],
             )
-        self._notifier.committed(tenant, rows["positions"][-1])
-        return AppendResult(rows["versions"][-1], tuple(rows["positions"]))
+        assert outcome is not None
+        status, version, positions = (
+            outcome["status"],
+            outcome["stream_version"],
+            outcome["positions"],
+        )
+        if status == "unknown_tenant":
+            raise UnknownTenant(tenant)
+        if status == "conflict":
+            raise ConcurrencyConflict(stream_id, expected_version, version)
+        if status == "appended":
+            self._notifier.committed(tenant, positions[-1])
+        return AppendResult(version, tuple(positions))
 
     async def read_stream(
         self, tenant: str, stream_id: str, after_version: int = 0
@@ -213,39 +207,6 @@ class EventStore:
                 if len(events) < batch:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(woken.wait(), poll)
-
-
-def _chain(
-    tenant: str,
-    stream_id: str,
-    expected_version: int,
-    events: Sequence[NewEvent],
-    meta: dict[str, Any],
-    head: asyncpg.Record,
-) -> dict[str, list[Any]]:
-    """Positions, stream versions and chained hashes for the events to append."""
-    previous: bytes = head["hash"]
-    positions, versions, hashes = [], [], []
-    for offset, event in enumerate(events, start=1):
-        position, version = head["position"] + offset, expected_version + offset
-        previous = chain_hash(
-            previous,
-            canonical_bytes(
-                tenant=tenant,
-                position=position,
-                stream_id=stream_id,
-                stream_version=version,
-                event_type=event.event_type,
-                event_version=event.event_version,
-                metadata=meta,
-                recorded_at=head["now"],
-                payload=event.payload,
-            ),
-        )
-        positions.append(position)
-        versions.append(version)
-        hashes.append(previous)
-    return {"positions": positions, "versions": versions, "hashes": hashes}
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
