@@ -29,7 +29,7 @@ _COLUMNS = (
     " payload, metadata, recorded_at, hash"
 )
 
-_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -101,10 +101,12 @@ class EventStore:
         events: Sequence[NewEvent],
         metadata: Metadata,
         idempotency_key: str | None = None,
+        guards: Sequence[tuple[str, int]] = (),
     ) -> AppendResult:
         """Append events to a stream at expected_version, atomically, or refuse.
 
-        Raises ConcurrencyConflict when the stream is not at expected_version and
+        Raises ConcurrencyConflict when the stream is not at expected_version, or a
+        guard stream (stream id, version) the caller decided on has moved since, and
         UnknownTenant when no such cluster exists. A repeated idempotency key
         records nothing and returns the first append's result.
         """
@@ -135,6 +137,8 @@ class EventStore:
                 digests,
                 json.dumps(meta, ensure_ascii=False),
                 idempotency_key,
+                [stream for stream, _ in guards],
+                [version for _, version in guards],
             )
         assert outcome is not None
         status, version, positions = (
@@ -145,10 +149,27 @@ class EventStore:
         if status == "unknown_tenant":
             raise UnknownTenant(tenant)
         if status == "conflict":
-            raise ConcurrencyConflict(stream_id, expected_version, version)
+            conflicting = outcome["conflict_stream"]
+            expected = dict(guards).get(conflicting, expected_version)
+            raise ConcurrencyConflict(conflicting, expected, version)
         if status == "appended":
             self._notifier.committed(tenant, positions[-1])
         return AppendResult(version, tuple(positions))
+
+    async def recorded_for(
+        self, tenant: str, idempotency_key: str
+    ) -> tuple[str, int, tuple[int, ...]] | None:
+        """Stream, version and positions the command with this key recorded, if it ran."""
+        async with self.transaction(tenant) as conn:
+            row = await conn.fetchrow(
+                "SELECT stream_id, stream_version, positions FROM idempotency_keys"
+                " WHERE tenant_id = $1 AND key = $2",
+                tenant,
+                idempotency_key,
+            )
+        if row is None:
+            return None
+        return row["stream_id"], row["stream_version"], tuple(row["positions"])
 
     async def read_stream(
         self, tenant: str, stream_id: str, after_version: int = 0

@@ -15,6 +15,7 @@ class Metadata:
     actor: str
     role: str
     reason: str | None = None
+    unit: str | None = None  # the member unit the actor acts for, if any
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str | None = None
     request_id: str | None = None
@@ -25,6 +26,7 @@ class Metadata:
             "actor": nfc(self.actor),
             "role": nfc(self.role),
             "reason": None if self.reason is None else nfc(self.reason),
+            "unit": self.unit,
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
             "request_id": self.request_id,
@@ -36,6 +38,7 @@ class Metadata:
             actor=data["actor"],
             role=data["role"],
             reason=data.get("reason"),
+            unit=data.get("unit"),
             correlation_id=data["correlation_id"],
             causation_id=data.get("causation_id"),
             request_id=data.get("request_id"),

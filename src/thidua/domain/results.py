@@ -1,0 +1,47 @@
+"""A cluster-year's result on a day: every unit's totals and ranking in each layer.
+
+The same function gives the live standings, the frozen mid-year review and the result a
+finalisation locks, so what was shown is what gets recorded.
+"""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.ranking import rank, unit_totals
+from thidua.domain.scorecard import Layer, Scorecard
+
+
+def year_result(year: ClusterYear, cards: Mapping[str, Scorecard], on: date) -> dict[str, Any]:
+    """Standings of the current members on this day, against the criteria in force then."""
+    criteria = year.criteria_on(on)
+    members = sorted(year.members_on(on))
+    layers = {}
+    for layer in Layer:
+        totals = [
+            unit_totals(
+                unit,
+                criteria,
+                cards[unit].points(layer) if unit in cards else {},
+                cards[unit].submitted_at if unit in cards else None,
+            )
+            for unit in members
+        ]
+        layers[layer.value] = {
+            "totals": [t.to_json() for t in totals],
+            "ranking": rank(totals, criteria, year.rules).to_json(),
+        }
+    return {
+        "on": on.isoformat(),
+        "criteria_version": criteria.version,
+        "layers": layers,
+        "flagged": {u: flagged_of(cards.get(u), year, on) for u in members},
+    }
+
+
+def flagged_of(card: Scorecard | None, year: ClusterYear, on: date) -> list[str]:
+    return [] if card is None else card.flagged(year.criteria_on(on))
+
+
+RANKING_LAYER = Layer.CITY  # the last validated layer: city, else verified, else self

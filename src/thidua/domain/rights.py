@@ -1,0 +1,154 @@
+"""Who may do what (DOMAIN.md), decided by one pure function."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from thidua.domain.errors import Forbidden
+
+
+class Role(StrEnum):
+    MEMBER_OFFICER = "member_officer"
+    MEMBER_HEAD = "member_head"
+    CROSS_INSPECTOR = "cross_inspector"
+    SECRETARIAT = "secretariat"
+    CITY_BOARD = "city_board"
+    AUDITOR = "auditor"
+    DASHBOARD = "dashboard"
+
+
+ROLE_NAMES = {
+    Role.MEMBER_OFFICER: "cán bộ thi đua của đơn vị",
+    Role.MEMBER_HEAD: "thủ trưởng đơn vị",
+    Role.CROSS_INSPECTOR: "thành viên kiểm tra chéo",
+    Role.SECRETARIAT: "cơ quan thường trực cụm",
+    Role.CITY_BOARD: "Ban Thi đua - Khen thưởng thành phố",
+    Role.AUDITOR: "kiểm toán viên",
+    Role.DASHBOARD: "bảng theo dõi",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person acting in one role, for one unit where the role belongs to a unit."""
+
+    person: str
+    role: Role
+    unit: str | None = None
+
+
+class Action(StrEnum):
+    REGISTER_CLUSTER = "register_cluster"
+    PUBLISH_CRITERIA = "publish_criteria"
+    OPEN_YEAR = "open_year"
+    MANAGE_YEAR = "manage_year"  # members, criteria, rules, inspections, meetings, proposals
+    ROTATE_LEADERSHIP = "rotate_leadership"
+    SIGN_PLEDGE = "sign_pledge"
+    REGISTER_TOPIC = "register_topic"
+    SELF_SCORE = "self_score"
+    SUBMIT_SELF_ASSESSMENT = "submit_self_assessment"
+    ANSWER_FINDING = "answer_finding"
+    VERIFY_SCORE = "verify_score"
+    CITY_ADJUST = "city_adjust"
+    FINALISE = "finalise"
+    REOPEN = "reopen"
+    READ_YEAR = "read_year"  # the year's shared documents and every unit's scores
+    READ_OWN_UNIT = "read_own_unit"
+    READ_PUBLISHED = "read_published"
+    READ_AUDIT = "read_audit"
+
+
+@dataclass(frozen=True)
+class YearContext:
+    """What the decision needs to know of the cluster-year."""
+
+    leader: str | None
+    former_leaders: frozenset[str] = frozenset()
+    members: frozenset[str] = frozenset()
+    inspected_by: frozenset[tuple[str, str]] = frozenset()  # (inspector unit, inspected unit)
+
+
+_CITY = {
+    Action.REGISTER_CLUSTER,
+    Action.PUBLISH_CRITERIA,
+    Action.OPEN_YEAR,
+    Action.CITY_ADJUST,
+    Action.REOPEN,
+    Action.READ_YEAR,
+    Action.READ_OWN_UNIT,
+    Action.READ_PUBLISHED,
+    Action.READ_AUDIT,
+}
+_SECRETARIAT = {
+    Action.OPEN_YEAR,
+    Action.MANAGE_YEAR,
+    Action.ROTATE_LEADERSHIP,
+    Action.VERIFY_SCORE,
+    Action.FINALISE,
+    Action.READ_YEAR,
+    Action.READ_OWN_UNIT,
+    Action.READ_PUBLISHED,
+}
+_OWN_UNIT = {
+    Role.MEMBER_OFFICER: {Action.REGISTER_TOPIC, Action.SELF_SCORE, Action.ANSWER_FINDING},
+    Role.MEMBER_HEAD: {Action.SIGN_PLEDGE, Action.SUBMIT_SELF_ASSESSMENT, Action.SELF_SCORE},
+}
+_EVERY_MEMBER = {Action.READ_PUBLISHED, Action.READ_OWN_UNIT}
+
+
+def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> bool:
+    """Whether the actor may do the action in this cluster-year, on this unit if it names one."""
+    if actor.role is Role.CITY_BOARD:
+        return action in _CITY
+    if actor.role is Role.AUDITOR:
+        return action in {
+            Action.READ_YEAR,
+            Action.READ_OWN_UNIT,
+            Action.READ_PUBLISHED,
+            Action.READ_AUDIT,
+        }
+    if actor.role is Role.DASHBOARD:
+        return action is Action.READ_PUBLISHED
+    if actor.role is Role.SECRETARIAT:
+        if actor.unit is not None and actor.unit == year.leader:
+            return action in _SECRETARIAT
+        # Rights follow the leader; a former leader keeps reading the year it led.
+        return actor.unit in year.former_leaders and action in {
+            Action.READ_YEAR,
+            Action.READ_OWN_UNIT,
+            Action.READ_PUBLISHED,
+        }
+    if actor.unit is None or actor.unit not in year.members:
+        return False
+    if actor.role is Role.CROSS_INSPECTOR:
+        if action is Action.VERIFY_SCORE:
+            return unit != actor.unit and (actor.unit, unit) in year.inspected_by
+        return action in _EVERY_MEMBER and (unit is None or unit == actor.unit)
+    if action in _EVERY_MEMBER or action in _OWN_UNIT.get(actor.role, set()):
+        return unit is None or unit == actor.unit
+    return False
+
+
+def authorise(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> None:
+    """Raise Forbidden, in words the actor understands, unless the actor may."""
+    if may(actor, action, year, unit):
+        return
+    if actor.role is Role.CROSS_INSPECTOR and action is Action.VERIFY_SCORE and unit == actor.unit:
+        raise Forbidden(
+            "OWN_UNIT_INSPECTION", "Thành viên kiểm tra chéo không được chấm điểm đơn vị của mình."
+        )
+    if actor.role is Role.CROSS_INSPECTOR and action is Action.VERIFY_SCORE:
+        raise Forbidden(
+            "NOT_ASSIGNED_INSPECTOR",
+            f"Đơn vị {actor.unit} không được phân công kiểm tra đơn vị {unit}.",
+        )
+    if actor.role is Role.SECRETARIAT and actor.unit != year.leader:
+        raise Forbidden(
+            "NOT_THE_LEADER",
+            f"Đơn vị {actor.unit} không phải Cụm trưởng năm nay nên không có quyền "
+            "của cơ quan thường trực.",
+        )
+    target = f" đối với đơn vị {unit}" if unit else ""
+    raise Forbidden(
+        "FORBIDDEN",
+        f"Vai trò {ROLE_NAMES[actor.role]} không có quyền thực hiện thao tác này{target}.",
+    )

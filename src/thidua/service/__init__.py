@@ -1,0 +1,1 @@
+"""The service layer: commands that load aggregates, authorise, decide and append."""

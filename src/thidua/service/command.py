@@ -1,0 +1,49 @@
+"""Who runs a command, for which cluster, why, and how a retry is recognised."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from thidua.domain.rights import Actor
+from thidua.store.records import Metadata
+
+HANOI = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day in Vietnam: deadlines and membership dates are Hanoi days."""
+    return moment.astimezone(HANOI).date()
+
+
+@dataclass(frozen=True)
+class Command:
+    tenant: str  # the cluster code
+    actor: Actor
+    reason: str | None = None
+    idempotency_key: str | None = None
+    expected_version: int | None = None  # of the aggregate the command changes
+    request_id: str | None = None
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def metadata(self) -> Metadata:
+        return Metadata(
+            actor=self.actor.person,
+            role=self.actor.role.value,
+            unit=self.actor.unit,
+            reason=self.reason,
+            correlation_id=self.correlation_id,
+            request_id=self.request_id,
+        )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Where a command's events landed."""
+
+    stream_id: str
+    version: int
+    positions: tuple[int, ...]
