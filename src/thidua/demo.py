@@ -8,8 +8,8 @@ rotation of the leadership, and the proposals. Loaded once: a registered cluster
 
 import contextlib
 import random
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
@@ -19,7 +19,7 @@ from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
-from thidua.service.command import HANOI, Command
+from thidua.service.command import Calendar, Command
 from thidua.service.emulation import CITY_NAME, CITY_TENANT, Emulation
 from thidua.store import EventStore
 from thidua.store.errors import TenantExists
@@ -119,25 +119,12 @@ def amended(criteria: CriteriaSet) -> CriteriaSet:
     return replace(criteria, criteria=tuple(changes.get(c.code, c) for c in criteria.criteria))
 
 
-@dataclass
-class DemoClock:
-    """The demo's calendar: commands happen on the day the year reaches, at 9 a.m. in Hanoi."""
-
-    now: datetime = field(default_factory=lambda: datetime(YEAR, 1, 5, 2, tzinfo=UTC))
-
-    def on(self, day: date) -> None:
-        self.now = datetime.combine(day, time(9), HANOI)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 CITY_BOARD = Actor("Nguyễn Văn An", Role.CITY_BOARD)
 
 
 async def load_demo(store: EventStore) -> list[str]:
     """Register the demo clusters that are missing and play their year; return those added."""
-    clock = DemoClock()
+    clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(store, clock)
     await _ensure_template(store, service)
     registered = []
@@ -159,7 +146,7 @@ async def _ensure_template(store: EventStore, service: Emulation) -> None:
     await service.publish_template(Command(CITY_TENANT, CITY_BOARD), TEMPLATE, CITY_CRITERIA)
 
 
-async def play_year(service: Emulation, clock: DemoClock, cluster: DemoCluster) -> None:
+async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -> None:
     rng = random.Random(cluster.code)
     units = [code for code, _ in cluster.units]
     leader, deputies = units[0], units[1 : 1 + cluster.deputies]

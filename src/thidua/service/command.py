@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 from thidua.domain.rights import Actor
 from thidua.store.records import Metadata
@@ -47,3 +47,17 @@ class Recorded:
     stream_id: str
     version: int
     positions: tuple[int, ...]
+
+
+@dataclass
+class Calendar:
+    """A clock that stays where it is set: the demo's year and the tests' days."""
+
+    now: datetime
+
+    def on(self, day: date) -> None:
+        """Move to 9 a.m. in Hanoi on this day."""
+        self.now = datetime.combine(day, time(9), HANOI)
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -7,6 +7,8 @@ expects. Commands that decide on several aggregates append to one and guard the 
 so nothing they read can move before they land.
 """
 
+import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -32,7 +34,7 @@ from thidua.store.eventstore import EventStore
 
 CITY_TENANT = "thanh-pho"  # the city board's own log: its criteria templates
 CITY_NAME = "Ban Thi đua - Khen thưởng thành phố Hà Nội"
-RETRIES = 5
+RETRIES = 12  # a conflict means another command landed first: decide again on its result
 
 Decision = tuple[Entity, list[tuple[str, int]]]  # the changed aggregate, the streams it guards
 
@@ -114,6 +116,8 @@ class Emulation:
             except ConcurrencyConflict:
                 if command.expected_version is not None or attempt == RETRIES - 1:
                     raise
+                # Jittered backoff, so writers of one stream stop colliding in lockstep.
+                await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
         raise AssertionError("unreachable")
 
     async def _record_refusal(
