@@ -68,6 +68,24 @@ class CriteriaSet:
         codes = [c.code for c in self.criteria]
         if len(set(codes)) != len(codes):
             raise RuleViolation("CRITERIA_DUPLICATE", "Mã tiêu chí bị trùng trong bộ tiêu chí.")
+        orphans = [c.code for c in self.criteria if c.parent and c.parent not in codes]
+        if orphans:
+            raise RuleViolation(
+                "CRITERIA_UNKNOWN_PARENT",
+                "Tiêu chí con không thuộc tiêu chí nào trong bộ: " + ", ".join(orphans) + ".",
+            )
+        for code, c in self.scorable().items():
+            capped = c.kind is not Kind.DEDUCTION
+            if capped and (c.max_points is None or c.max_points <= 0):
+                raise RuleViolation(
+                    "CRITERIA_MAX_REQUIRED", f"Tiêu chí {code} cần có điểm tối đa lớn hơn 0."
+                )
+            if not capped and c.max_points is not None:
+                raise RuleViolation(
+                    "CRITERIA_DEDUCTION_UNCAPPED", f"Điểm trừ {code} không có mức tối đa."
+                )
+        if self.bonus_cap < 0:
+            raise RuleViolation("CRITERIA_BONUS_CAP", "Mức tối đa điểm thưởng không được âm.")
 
     def by_code(self) -> dict[str, Criterion]:
         return {c.code: c for c in self.criteria}
