@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
-from thidua.domain.errors import DomainError
+from thidua.domain.errors import DomainError, NotFound
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
@@ -139,10 +139,12 @@ async def load_demo(store: EventStore) -> list[str]:
 
 
 async def _ensure_template(store: EventStore, service: Emulation) -> None:
-    try:
+    """The city's criteria template, published once, whoever made the city's log."""
+    with contextlib.suppress(TenantExists):
         await store.create_tenant(CITY_TENANT, CITY_NAME)
-    except TenantExists:
-        return
+    with contextlib.suppress(NotFound):
+        if CITY_CRITERIA.version in (await service.template(TEMPLATE)).versions:
+            return
     await service.publish_template(Command(CITY_TENANT, CITY_BOARD), TEMPLATE, CITY_CRITERIA)
 
 
