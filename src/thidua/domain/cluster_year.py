@@ -94,6 +94,7 @@ class ClusterYear(Entity):
     ) -> None:
         self.year = year
         self.members = {m["unit"]: Membership.from_json(m) for m in members}
+        self.past_memberships: list[Membership] = []  # ended periods of units that rejoined
         self.leader = leader
         self.deputies = list(deputies)
         self.former_leaders = list(former_leaders)
@@ -111,7 +112,7 @@ class ClusterYear(Entity):
     # What the rules and rights read.
 
     def members_on(self, day: date) -> frozenset[str]:
-        return current_members(self.members, day)
+        return current_members(self.members, day, self.past_memberships)
 
     def context(self, day: date) -> YearContext:
         pairs = {(i["inspector"], unit) for i in self.inspections.values() for unit in i["units"]}
@@ -162,6 +163,9 @@ class ClusterYear(Entity):
 
     @event("MemberJoined")
     def _joined(self, membership: dict[str, Any]) -> None:
+        earlier = self.members.get(membership["unit"])
+        if earlier is not None:
+            self.past_memberships.append(earlier)
         self.members[membership["unit"]] = Membership.from_json(membership)
 
     def leave(self, unit: str, on: date, merged_into: str | None = None) -> None:
@@ -404,6 +408,10 @@ class ClusterYear(Entity):
         flag_facts: Mapping[str, FlagFacts] | None = None,
     ) -> None:
         self.current_result()
+        if not units:
+            raise RuleViolation(
+                "PROPOSAL_EMPTY", "Đề nghị khen thưởng phải nêu ít nhất một đơn vị."
+            )
         members = self.members_on(on)
         check_no_active(self.proposals, award, self.result_version)
         if not documents:

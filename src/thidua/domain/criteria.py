@@ -32,6 +32,10 @@ class Criterion:
     kind: Kind = Kind.BASE
     parent: str | None = None  # a criterion with sub-criteria is scored through them
 
+    def __post_init__(self) -> None:
+        # Equal titles must compare equal, however they were typed (re-scoring flags).
+        object.__setattr__(self, "title", nfc(self.title))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,

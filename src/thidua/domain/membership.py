@@ -41,9 +41,14 @@ class Membership:
         )
 
 
-def current_members(members: dict[str, Membership], day: date) -> frozenset[str]:
-    """The units that count on this day: quorum, vote and quota bases all use this."""
-    return frozenset(u for u, m in members.items() if m.current_on(day))
+def current_members(
+    members: dict[str, Membership], day: date, past: list[Membership] | None = None
+) -> frozenset[str]:
+    """The units that count on this day: quorum, vote and quota bases all use this.
+
+    `past` holds the earlier periods of units that left and joined again."""
+    periods = [*members.values(), *(past or [])]
+    return frozenset(m.unit for m in periods if m.current_on(day))
 
 
 def check_join(members: dict[str, Membership], unit: str, name: str, on: date) -> None:

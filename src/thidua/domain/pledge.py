@@ -6,6 +6,7 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from thidua.domain.days import local_day
 from thidua.domain.entity import Entity
 from thidua.domain.errors import InvalidState, RuleViolation
 from thidua.domain.text import nfc
@@ -57,9 +58,12 @@ class Pledge(Entity):
         title: str,
         at: datetime,
         deadline: date,
+        members: frozenset[str] | None = None,
     ) -> None:
         check_text([title], "TOPIC_TITLE_REQUIRED", "Chuyên đề hoặc mô hình mới cần có tên.")
-        if at.date() > deadline:
+        if members is not None and unit not in members:
+            raise RuleViolation("NOT_A_MEMBER", f"Đơn vị {unit} không phải thành viên của cụm.")
+        if local_day(at) > deadline:
             raise RuleViolation(
                 "TOPIC_DEADLINE_PASSED",
                 f"Đã quá hạn đăng ký chuyên đề, mô hình mới ({deadline:%d/%m/%Y}).",

@@ -92,7 +92,6 @@ _OWN_UNIT = {
     Role.MEMBER_OFFICER: {Action.REGISTER_TOPIC, Action.SELF_SCORE, Action.ANSWER_FINDING},
     Role.MEMBER_HEAD: {Action.SIGN_PLEDGE, Action.SUBMIT_SELF_ASSESSMENT, Action.SELF_SCORE},
 }
-_EVERY_MEMBER = {Action.READ_PUBLISHED, Action.READ_OWN_UNIT}
 
 
 def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> bool:
@@ -110,7 +109,9 @@ def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None
         return action is Action.READ_PUBLISHED
     if actor.role is Role.SECRETARIAT:
         if actor.unit is not None and actor.unit == year.leader:
-            return action in _SECRETARIAT
+            # The secretariat verifies the others; its own unit is checked by an inspector.
+            own_unit = action is Action.VERIFY_SCORE and unit == actor.unit
+            return action in _SECRETARIAT and not own_unit
         # Rights follow the leader; a former leader keeps reading the year it led.
         return actor.unit in year.former_leaders and action in {
             Action.READ_YEAR,
@@ -119,22 +120,29 @@ def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None
         }
     if actor.unit is None or actor.unit not in year.members:
         return False
+    if action is Action.READ_PUBLISHED:
+        return True  # published results are every member's to read
     if actor.role is Role.CROSS_INSPECTOR:
+        assigned = (actor.unit, unit) in year.inspected_by
         if action is Action.VERIFY_SCORE:
-            return unit != actor.unit and (actor.unit, unit) in year.inspected_by
-        return action in _EVERY_MEMBER and (unit is None or unit == actor.unit)
-    if action in _EVERY_MEMBER or action in _OWN_UNIT.get(actor.role, set()):
-        return unit is None or unit == actor.unit
-    return False
+            return unit != actor.unit and assigned
+        # An inspector reads the drafts and evidence of the units it checks.
+        return action is Action.READ_OWN_UNIT and (unit in (None, actor.unit) or assigned)
+    if action is Action.READ_OWN_UNIT:
+        return unit in (None, actor.unit)
+    # Writing is always about a named unit, and only one's own.
+    return action in _OWN_UNIT.get(actor.role, set()) and unit == actor.unit
 
 
 def authorise(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> None:
     """Raise Forbidden, in words the actor understands, unless the actor may."""
     if may(actor, action, year, unit):
         return
-    if actor.role is Role.CROSS_INSPECTOR and action is Action.VERIFY_SCORE and unit == actor.unit:
+    own_unit = action is Action.VERIFY_SCORE and unit == actor.unit
+    if own_unit and actor.role in (Role.CROSS_INSPECTOR, Role.SECRETARIAT):
         raise Forbidden(
-            "OWN_UNIT_INSPECTION", "Thành viên kiểm tra chéo không được chấm điểm đơn vị của mình."
+            "OWN_UNIT_INSPECTION",
+            "Không đơn vị nào được kiểm tra, thẩm định điểm của chính đơn vị mình.",
         )
     if actor.role is Role.CROSS_INSPECTOR and action is Action.VERIFY_SCORE:
         raise Forbidden(

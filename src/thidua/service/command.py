@@ -2,21 +2,17 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 
+from thidua.domain.days import HANOI, local_day
 from thidua.domain.rights import Actor
 from thidua.store.records import Metadata
 
-HANOI = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+__all__ = ["HANOI", "Calendar", "Command", "Recorded", "local_day", "utc_now"]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def local_day(moment: datetime) -> date:
-    """The calendar day in Vietnam: deadlines and membership dates are Hanoi days."""
-    return moment.astimezone(HANOI).date()
 
 
 @dataclass(frozen=True)

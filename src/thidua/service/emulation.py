@@ -336,7 +336,8 @@ class Emulation:
     ) -> Recorded:
         def change(pledge: Pledge, cluster_year: ClusterYear) -> None:
             deadline = cluster_year.rules.deadlines.topic_registration_on(year)
-            pledge.register_topic(topic_id, unit, kind, title, self.clock(), deadline)
+            members = cluster_year.members_on(self.today())
+            pledge.register_topic(topic_id, unit, kind, title, self.clock(), deadline, members)
 
         return await self._pledge_change(
             command,
