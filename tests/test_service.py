@@ -19,7 +19,7 @@ from thidua.domain.errors import DomainError
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
-from thidua.domain.rights import Actor, Role
+from thidua.domain.rights import Action, Actor, Role, may
 from thidua.domain.scorecard import Layer, Scorecard
 from thidua.service.command import Calendar, Command
 from thidua.service.emulation import CITY_NAME, CITY_TENANT, Emulation
@@ -325,3 +325,24 @@ async def test_text_is_stored_in_nfc(year: Year) -> None:
     await year.service.register_topic(officer, YEAR, "u4", "mh", TopicKind.NEW_MODEL, decomposed)
     pledge = await year.service.pledge(year.tenant, YEAR)
     assert pledge.topics["mh"]["title"] == unicodedata.normalize("NFC", decomposed)
+
+
+async def test_next_year_is_opened_by_the_new_leader_and_the_old_one_reads_only_its_year(
+    year: Year,
+) -> None:
+    year.clock.on(date(YEAR, 12, 22))
+    await year.service.rotate_leadership(year.secretariat, YEAR, "u2", ["u3"], date(YEAR, 12, 22))
+    members = [Membership(u, f"Đơn vị {u}", date(YEAR + 1, 1, 1)) for u in UNITS]
+
+    with pytest.raises(DomainError) as old_leader:
+        await year.service.open_year(year.secretariat, YEAR + 1, members, "u2", ["u3"])
+    assert old_leader.value.code == "NOT_THE_LEADER"
+    new_secretariat = year.as_(Role.SECRETARIAT, "u2")
+    await year.service.open_year(new_secretariat, YEAR + 1, members, "u2", ["u3"])
+
+    last_year = await year.service.year(year.tenant, YEAR)
+    next_year = await year.service.year(year.tenant, YEAR + 1)
+    old = Actor("Cán bộ u1", Role.SECRETARIAT, "u1")
+    assert may(old, Action.READ_YEAR, last_year.context(date(YEAR + 1, 1, 5)))
+    assert not may(old, Action.MANAGE_YEAR, last_year.context(date(YEAR + 1, 1, 5)))
+    assert not may(old, Action.READ_YEAR, next_year.context(date(YEAR + 1, 1, 5)))

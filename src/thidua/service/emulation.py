@@ -210,8 +210,8 @@ class Emulation:
             existing = await self.repo.get(command.tenant, ClusterYear, ClusterYear.create_id(year))
             if existing is not None:
                 raise NotFound("YEAR_EXISTS", f"Năm thi đua {year} của cụm đã được mở.")
-            former = [previous.leader] if previous and previous.leader != leader else []
-            opened = ClusterYear.open(year, members, leader, deputies, rules or YearRules(), former)
+            # Last year's leader keeps reading last year (its own former_leaders), not this one.
+            opened = ClusterYear.open(year, members, leader, deputies, rules or YearRules())
             return opened, []
 
         return await self._run(command, "open_year", {"year": year}, decide)
