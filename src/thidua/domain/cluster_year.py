@@ -5,6 +5,7 @@ score at the same time; the commands that span them gather their facts in the se
 """
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -303,10 +304,7 @@ class ClusterYear(Entity):
 
     @event("AttendanceRecorded")
     def _attendance(self, meeting_id: str, present: list[str]) -> None:
-        meeting = self.meetings[meeting_id]
-        self.meetings[meeting_id] = Meeting(
-            meeting.meeting_id, meeting.title, meeting.held_on, meeting.members, frozenset(present)
-        )
+        self.meetings[meeting_id] = replace(self.meetings[meeting_id], present=frozenset(present))
 
     def open_ballot(self, meeting_id: str, candidate: str, question: str) -> None:
         check_open_round(self.meeting(meeting_id), candidate, self.rules)
@@ -316,7 +314,8 @@ class ClusterYear(Entity):
     def _ballot_opened(self, meeting_id: str, candidate: str, question: str) -> None:
         meeting = self.meetings[meeting_id]
         number = len(meeting.rounds) + 1
-        self._replace_meeting(meeting, (*meeting.rounds, Round(number, candidate, question)))
+        rounds = (*meeting.rounds, Round(number, candidate, question))
+        self.meetings[meeting_id] = replace(meeting, rounds=rounds)
 
     def record_tally(self, meeting_id: str, yes: int, no: int, blank: int) -> None:
         """The counting committee's tally: numbers only, never who voted how."""
@@ -328,17 +327,7 @@ class ClusterYear(Entity):
         meeting = self.meetings[meeting_id]
         done = Round.from_json(round)
         rounds = tuple(done if r.number == done.number else r for r in meeting.rounds)
-        self._replace_meeting(meeting, rounds)
-
-    def _replace_meeting(self, meeting: Meeting, rounds: tuple[Round, ...]) -> None:
-        self.meetings[meeting.meeting_id] = Meeting(
-            meeting.meeting_id,
-            meeting.title,
-            meeting.held_on,
-            meeting.members,
-            meeting.present,
-            rounds,
-        )
+        self.meetings[meeting_id] = replace(meeting, rounds=rounds)
 
     def vote_won_by(self, unit: str) -> bool:
         return any(m.won_by(unit) for m in self.meetings.values())

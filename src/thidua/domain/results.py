@@ -14,18 +14,15 @@ from thidua.domain.scorecard import Layer, Scorecard
 
 
 def year_result(year: ClusterYear, cards: Mapping[str, Scorecard], on: date) -> dict[str, Any]:
-    """Standings of the current members on this day, against the criteria in force then."""
+    """Standings of the current members on this day, against the criteria in force then.
+
+    `cards` holds a scorecard for every member, an empty one for a unit yet to score."""
     criteria = year.criteria_on(on)
     members = sorted(year.members_on(on))
     layers = {}
     for layer in Layer:
         totals = [
-            unit_totals(
-                unit,
-                criteria,
-                cards[unit].points(layer) if unit in cards else {},
-                cards[unit].submitted_at if unit in cards else None,
-            )
+            unit_totals(unit, criteria, cards[unit].points(layer), cards[unit].submitted_at)
             for unit in members
         ]
         layers[layer.value] = {
@@ -36,12 +33,8 @@ def year_result(year: ClusterYear, cards: Mapping[str, Scorecard], on: date) -> 
         "on": on.isoformat(),
         "criteria_version": criteria.version,
         "layers": layers,
-        "flagged": {u: flagged_of(cards.get(u), year, on) for u in members},
+        "flagged": {u: cards[u].flagged(criteria) for u in members},
     }
-
-
-def flagged_of(card: Scorecard | None, year: ClusterYear, on: date) -> list[str]:
-    return [] if card is None else card.flagged(year.criteria_on(on))
 
 
 RANKING_LAYER = Layer.CITY  # the last validated layer: city, else verified, else self

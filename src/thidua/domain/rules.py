@@ -74,9 +74,14 @@ class YearRules:
     def from_json(cls, data: dict[str, Any]) -> "YearRules":
         """Rules from stored or submitted values; missing ones keep their defaults."""
         rules = cls()
-        fractions = ("amendment_share", "quorum", "vote_threshold", "certificate_share")
+        fractions = (
+            "amendment_share",
+            "quorum",
+            "vote_threshold",
+            "certificate_share",
+            "floor_a1_share",
+        )
         changes: dict[str, Any] = {k: Fraction(data[k]) for k in fractions if k in data}
-        changes |= {k: Fraction(data[k]) for k in ("floor_a1_share",) if k in data}
         changes |= {k: Decimal(data[k]) for k in ("floor_deduction", "score_step") if k in data}
         if "vote_base" in data:
             changes["vote_base"] = VoteBase(data["vote_base"])

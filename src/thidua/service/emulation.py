@@ -11,6 +11,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import CriteriaSet, CriteriaTemplate
 from thidua.domain.entity import Entity
-from thidua.domain.errors import DomainError, Forbidden, NotFound
+from thidua.domain.errors import DomainError, Forbidden, InvalidState, NotFound
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import Pledge, TopicKind
 from thidua.domain.proposals import Award, FlagFacts
@@ -28,7 +29,7 @@ from thidua.domain.rights import Action, Actor, Role, YearContext, authorise
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
 from thidua.service.command import Command, Recorded, local_day, utc_now
-from thidua.service.repository import Repository
+from thidua.service.repository import Repository, read_version
 from thidua.store.errors import ConcurrencyConflict
 from thidua.store.eventstore import EventStore
 
@@ -43,10 +44,6 @@ _SCORING = {
     Layer.VERIFIED: Action.VERIFY_SCORE,
     Layer.CITY: Action.CITY_ADJUST,
 }
-
-
-def read_version(aggregate: Entity) -> int:
-    return aggregate.version - len(aggregate.pending_events)
 
 
 class Emulation:
@@ -77,7 +74,9 @@ class Emulation:
         return found or Scorecard(year=year, unit=unit)
 
     async def scorecards(self, tenant: str, year: ClusterYear) -> dict[str, Scorecard]:
-        return {unit: await self.scorecard(tenant, year.year, unit) for unit in year.members}
+        units = list(year.members)
+        cards = await asyncio.gather(*(self.scorecard(tenant, year.year, u) for u in units))
+        return dict(zip(units, cards, strict=True))
 
     async def template(self, name: str) -> CriteriaTemplate:
         found = await self.repo.get(CITY_TENANT, CriteriaTemplate, CriteriaTemplate.create_id(name))
@@ -130,15 +129,8 @@ class Emulation:
             message=refusal.message,
             target={k: str(v) for k, v in target.items()},
         )
-        plain = Command(
-            command.tenant,
-            command.actor,
-            command.reason,
-            None,
-            None,
-            command.request_id,
-            command.correlation_id,
-        )
+        # Its own stream, never the command's key or version: the refusal always lands.
+        plain = replace(command, idempotency_key=None, expected_version=None)
         await self.repo.save(plain, attempt)
 
     async def _authorised_year(
@@ -209,7 +201,7 @@ class Emulation:
             authorise(command.actor, Action.OPEN_YEAR, context)
             existing = await self.repo.get(command.tenant, ClusterYear, ClusterYear.create_id(year))
             if existing is not None:
-                raise NotFound("YEAR_EXISTS", f"Năm thi đua {year} của cụm đã được mở.")
+                raise InvalidState("YEAR_EXISTS", f"Năm thi đua {year} của cụm đã được mở.")
             # Last year's leader keeps reading last year (its own former_leaders), not this one.
             opened = ClusterYear.open(year, members, leader, deputies, rules or YearRules())
             return opened, []
@@ -297,7 +289,7 @@ class Emulation:
         async def decide() -> Decision:
             await self._authorised_year(command, year, Action.MANAGE_YEAR)
             if await self.repo.get(command.tenant, Pledge, Pledge.create_id(year)):
-                raise NotFound("PLEDGE_EXISTS", f"Giao ước thi đua năm {year} đã được soạn.")
+                raise InvalidState("PLEDGE_EXISTS", f"Giao ước thi đua năm {year} đã được soạn.")
             return Pledge.draft(year, commitments, targets), []
 
         return await self._run(command, "draft_pledge", {"year": year}, decide)

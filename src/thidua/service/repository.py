@@ -10,6 +10,11 @@ from thidua.store.eventstore import EventStore
 T = TypeVar("T", bound=Entity)
 
 
+def read_version(aggregate: Entity) -> int:
+    """The version the aggregate was read at, before its pending events."""
+    return aggregate.version - len(aggregate.pending_events)
+
+
 class Repository:
     def __init__(self, store: EventStore, codec: EventCodec | None = None) -> None:
         self.store = store
@@ -28,12 +33,12 @@ class Repository:
         self, command: Command, aggregate: Entity, guards: list[tuple[str, int]] | None = None
     ) -> Recorded:
         """Append the aggregate's new events, provided nothing it was decided on moved."""
+        expected = read_version(aggregate)
         pending = aggregate.collect_events()
-        read_version = aggregate.version - len(pending)
         result = await self.store.append(
             command.tenant,
             aggregate.id,
-            read_version,
+            expected,
             [self.codec.encode(e) for e in pending],
             command.metadata(),
             idempotency_key=command.idempotency_key,
