@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
+from thidua.projections.runtime import Projector
 from thidua.store.eventstore import EventStore
 
 
@@ -15,6 +16,7 @@ class Runtime:
     settings: Settings
     dsn: str
     store: EventStore
+    projector: Projector
 
 
 @asynccontextmanager
@@ -32,7 +34,9 @@ async def open_runtime(
         if migrate_first:
             await migrate(dsn)
         store = await EventStore.open(dsn)
+        projector = Projector(store)
+        projector.attach()
         try:
-            yield Runtime(settings, dsn, store)
+            yield Runtime(settings, dsn, store, projector)
         finally:
             await store.close()

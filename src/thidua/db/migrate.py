@@ -1,4 +1,5 @@
-"""Numbered SQL migrations, applied once each, in order, under an advisory lock."""
+"""Numbered SQL migrations, applied once each, in order, under an advisory lock; then the
+read models' tables (projections/), whose scripts are idempotent and run every time."""
 
 import hashlib
 import importlib.resources
@@ -36,12 +37,16 @@ class Migration:
         return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
 
 
-def migrations_folder() -> Path:
-    """migrations/ of the source tree, or the copy inside an installed wheel."""
-    source_tree = Path(__file__).resolve().parents[3] / "migrations"
+def sql_folder(name: str) -> Path:
+    """migrations/ or projections/ of the source tree, or the copy inside an installed wheel."""
+    source_tree = Path(__file__).resolve().parents[3] / name
     if source_tree.is_dir():
         return source_tree
-    return Path(str(importlib.resources.files("thidua") / "sql" / "migrations"))
+    return Path(str(importlib.resources.files("thidua") / "sql" / name))
+
+
+def migrations_folder() -> Path:
+    return sql_folder("migrations")
 
 
 def load_migrations(folder: Path | None = None) -> list[Migration]:
@@ -96,6 +101,7 @@ async def migrate(dsn: str, folder: Path | None = None) -> list[Migration]:
             pending = await pending_migrations(conn, known)
             for migration in pending:
                 await _apply(conn, migration)
+            await _create_projection_tables(conn)
             return pending
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
@@ -117,6 +123,15 @@ async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
         raise MigrationError(
             f"Migration {migration.name} thất bại, không có gì được ghi: {exc}"
         ) from exc
+
+
+async def _create_projection_tables(conn: asyncpg.Connection) -> None:
+    for path in sorted(sql_folder("projections").glob("*.sql")):
+        try:
+            async with conn.transaction():
+                await conn.execute(path.read_text("utf-8"))
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(f"Không tạo được bảng của projection {path.name}: {exc}") from exc
 
 
 async def pending_on(dsn: str) -> list[Migration]:

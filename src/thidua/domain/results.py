@@ -10,10 +10,10 @@ from typing import Any
 
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.ranking import rank, unit_totals
-from thidua.domain.scorecard import Layer, Scorecard
+from thidua.domain.scorecard import Layer, ScoredCard
 
 
-def year_result(year: ClusterYear, cards: Mapping[str, Scorecard], on: date) -> dict[str, Any]:
+def year_result(year: ClusterYear, cards: Mapping[str, ScoredCard], on: date) -> dict[str, Any]:
     """Standings of the current members on this day, against the criteria in force then.
 
     `cards` holds a scorecard for every member, an empty one for a unit yet to score."""

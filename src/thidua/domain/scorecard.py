@@ -6,10 +6,12 @@ for each criterion. Each entry keeps the criterion it was scored against, so a c
 criteria flags it for re-scoring instead of rescaling it.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.domain import event
 
@@ -32,6 +34,54 @@ FALLBACK = {
     Layer.VERIFIED: (Layer.VERIFIED, Layer.SELF),
     Layer.CITY: (Layer.CITY, Layer.VERIFIED, Layer.SELF),
 }
+
+
+Entries = Mapping[Layer, Mapping[str, Mapping[str, Any]]]  # layer -> code -> entry
+
+
+def layered_points(entries: Entries, layer: Layer) -> dict[str, Decimal]:
+    """The points a layer's view counts: its own, else the layers behind it."""
+    merged: dict[str, Decimal] = {}
+    for source in reversed(FALLBACK[layer]):
+        merged |= {code: e["points"] for code, e in entries.get(source, {}).items()}
+    return merged
+
+
+def flagged_codes(entries: Entries, criteria: CriteriaSet) -> list[str]:
+    """Criteria scored against a definition the current version changed or removed."""
+    current = criteria.scorable()
+    codes = {
+        code
+        for by_code in entries.values()
+        for code, entry in by_code.items()
+        if code not in current or Criterion.from_json(entry["criterion"]) != current[code]
+    }
+    return sorted(codes)
+
+
+class ScoredCard(Protocol):
+    """What standings read from a scorecard: the aggregate, or its projected rows."""
+
+    @property
+    def submitted_at(self) -> datetime | None: ...
+
+    def points(self, layer: Layer) -> dict[str, Decimal]: ...
+
+    def flagged(self, criteria: CriteriaSet) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class CardView:
+    """A scorecard's entries and submission as they stood at some position."""
+
+    entries: Entries
+    submitted_at: datetime | None = None
+
+    def points(self, layer: Layer) -> dict[str, Decimal]:
+        return layered_points(self.entries, layer)
+
+    def flagged(self, criteria: CriteriaSet) -> list[str]:
+        return flagged_codes(self.entries, criteria)
 
 
 class Scorecard(Entity):
@@ -153,19 +203,7 @@ class Scorecard(Entity):
         ]
 
     def flagged(self, criteria: CriteriaSet) -> list[str]:
-        """Criteria scored against a definition the current version changed or removed."""
-        current = criteria.scorable()
-        codes = {
-            code
-            for entries in self.entries.values()
-            for code, entry in entries.items()
-            if code not in current or Criterion.from_json(entry["criterion"]) != current[code]
-        }
-        return sorted(codes)
+        return flagged_codes(self.entries, criteria)
 
     def points(self, layer: Layer) -> dict[str, Decimal]:
-        """The points a layer's view counts: its own, else the layers behind it."""
-        merged: dict[str, Decimal] = {}
-        for source in reversed(FALLBACK[layer]):
-            merged |= {code: e["points"] for code, e in self.entries[source].items()}
-        return merged
+        return layered_points(self.entries, layer)

@@ -24,6 +24,7 @@ class Command:
     expected_version: int | None = None  # of the aggregate the command changes
     request_id: str | None = None
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    at: datetime | None = None  # when it runs; the service sets it from its clock
 
     def metadata(self) -> Metadata:
         return Metadata(
@@ -33,6 +34,7 @@ class Command:
             reason=self.reason,
             correlation_id=self.correlation_id,
             request_id=self.request_id,
+            occurred_at=self.at,
         )
 
 

@@ -98,6 +98,8 @@ class Emulation:
         target: dict[str, Any],
         decide: Callable[[], Awaitable[Decision]],
     ) -> Recorded:
+        if command.at is None:
+            command = replace(command, at=self.clock())
         if command.idempotency_key is not None:
             prior = await self.store.recorded_for(command.tenant, command.idempotency_key)
             if prior is not None:

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -31,6 +31,10 @@ _COLUMNS = (
 
 _APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
+# Runs in an append's transaction once its events are in (connection, tenant, last
+# position): the inline projections, so a writer reads its own write.
+InlineHook = Callable[[Connection, str, int], Awaitable[None]]
+
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
     """Pool reset: nothing to undo, transactions set only transaction-local settings."""
@@ -40,6 +44,7 @@ class EventStore:
     def __init__(self, dsn: str, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._notifier = Notifier(dsn, pool)
+        self.inline: list[InlineHook] = []
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 0, max_size: int = 10) -> "EventStore":
@@ -140,7 +145,10 @@ class EventStore:
                 [stream for stream, _ in guards],
                 [version for _, version in guards],
             )
-        assert outcome is not None
+            assert outcome is not None
+            if outcome["status"] == "appended":
+                for hook in self.inline:
+                    await hook(conn, tenant, outcome["positions"][-1])
         status, version, positions = (
             outcome["status"],
             outcome["stream_version"],
@@ -188,14 +196,7 @@ class EventStore:
         self, tenant: str, after_position: int = 0, limit: int = 1000
     ) -> list[RecordedEvent]:
         async with self.transaction(tenant) as conn:
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1 AND position > $2"
-                " ORDER BY position LIMIT $3",
-                tenant,
-                after_position,
-                limit,
-            )
-        return [_recorded(r) for r in rows]
+            return await read_events(conn, tenant, after_position, limit=limit)
 
     async def head(self, tenant: str) -> tuple[int, bytes]:
         """The tenant's last position and hash."""
@@ -206,6 +207,18 @@ class EventStore:
         if row is None:
             raise UnknownTenant(tenant)
         return row["position"], row["hash"]
+
+    async def projection_progress(self) -> list[asyncpg.Record]:
+        """Every cluster's head position and its projections' checkpoints (no data)."""
+        return await self._pool.fetch("SELECT * FROM projection_progress()")
+
+    @contextlib.asynccontextmanager
+    async def watch(self, tenant: str) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever the tenant's log (ANY_TENANT: any log) may have grown,
+        here or on another instance."""
+        await self._notifier.listen()
+        with self._notifier.watch(tenant) as woken:
+            yield woken
 
     async def subscribe(
         self, tenant: str, after_position: int = 0, *, batch: int = 500, poll: float = 1.0
@@ -228,6 +241,39 @@ class EventStore:
                 if len(events) < batch:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(woken.wait(), poll)
+
+
+async def read_events(
+    conn: Connection,
+    tenant: str,
+    after_position: int,
+    upto_position: int | None = None,
+    limit: int = 1000,
+) -> list[RecordedEvent]:
+    """The tenant's events after one position (up to another), in order, in this transaction."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1 AND position > $2"
+        " AND position <= coalesce($3, position) ORDER BY position LIMIT $4",
+        tenant,
+        after_position,
+        upto_position,
+        limit,
+    )
+    return [_recorded(r) for r in rows]
+
+
+async def read_stream_upto(
+    conn: Connection, tenant: str, stream_id: str, upto_position: int
+) -> list[RecordedEvent]:
+    """One stream's events as they stood at a position of the tenant's log."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2"
+        " AND position <= $3 ORDER BY stream_version",
+        tenant,
+        stream_id,
+        upto_position,
+    )
+    return [_recorded(r) for r in rows]
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:

@@ -17,6 +17,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 CHANNEL = "thidua_events"
+ANY_TENANT = "*"  # watch(ANY_TENANT) wakes on every tenant's appends
 
 
 class Notifier:
@@ -61,7 +62,7 @@ class Notifier:
 
     @contextlib.contextmanager
     def watch(self, tenant: str) -> Iterator[asyncio.Event]:
-        """An event set whenever the tenant's log may have grown."""
+        """An event set whenever the tenant's (or with ANY_TENANT, any) log may have grown."""
         woken = asyncio.Event()
         self._watchers.setdefault(tenant, set()).add(woken)
         try:
@@ -73,7 +74,7 @@ class Notifier:
                 del self._watchers[tenant]
 
     def _wake(self, tenant: str) -> None:
-        for woken in self._watchers.get(tenant, ()):
+        for woken in (*self._watchers.get(tenant, ()), *self._watchers.get(ANY_TENANT, ())):
             woken.set()
 
     def _on_notification(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:

@@ -19,6 +19,9 @@ class Metadata:
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str | None = None
     request_id: str | None = None
+    # When the command ran by the service's clock (the demo's and tests' simulated days);
+    # recorded_at is when the log took it. In service the two differ by milliseconds.
+    occurred_at: datetime | None = None
 
     def to_json(self) -> dict[str, str | None]:
         """The stored form: every text in NFC."""
@@ -30,6 +33,7 @@ class Metadata:
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
             "request_id": self.request_id,
+            "occurred_at": None if self.occurred_at is None else self.occurred_at.isoformat(),
         }
 
     @classmethod
@@ -42,7 +46,12 @@ class Metadata:
             correlation_id=data["correlation_id"],
             causation_id=data.get("causation_id"),
             request_id=data.get("request_id"),
+            occurred_at=_datetime(data.get("occurred_at")),
         )
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,11 @@ class RecordedEvent:
     @property
     def metadata(self) -> Metadata:
         return Metadata.from_json(self.metadata_json)
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the command ran, by the service's clock; the recording time if unknown."""
+        return _datetime(self.metadata_json.get("occurred_at")) or self.recorded_at
 
 
 @dataclass(frozen=True)

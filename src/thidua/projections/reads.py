@@ -1,0 +1,209 @@
+"""Reading the projections: live standings, standings and scorecards as of a position or
+a time, and the audit history. Each query reads the serving generation only."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.entity import Entity
+from thidua.domain.pledge import Pledge
+from thidua.domain.scorecard import CardView, Layer
+from thidua.projections.audit import AuditProjection
+from thidua.projections.facts import Fact
+from thidua.projections.standings import NAME, Standing, compute_standings, json_object
+from thidua.projections.temporal import STANDING
+from thidua.store.eventstore import Connection, read_stream_upto
+
+_SERVING = (
+    "(SELECT generation FROM projection_checkpoints WHERE tenant_id = $1 AND projection = '{}')"
+)
+_STANDINGS_GENERATION = _SERVING.format(NAME)
+_AUDIT_GENERATION = _SERVING.format(AuditProjection.name)
+_ORDER = "ORDER BY layer, rank, unit"
+
+T = TypeVar("T", bound=Entity)
+
+
+async def standings(conn: Connection, tenant: str, year: int) -> list[Standing]:
+    """The live standings of a cluster-year, every layer, best first."""
+    rows = await conn.fetch(
+        f"SELECT * FROM standings WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
+        f" AND year = $2 {_ORDER}",
+        tenant,
+        year,
+    )
+    return [Standing.from_record(r) for r in rows]
+
+
+async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
+    """The last position the log had taken at this moment (0 before the first event)."""
+    found = await conn.fetchval(
+        "SELECT max(position) FROM events WHERE tenant_id = $1 AND recorded_at <= $2",
+        tenant,
+        moment,
+    )
+    return int(found or 0)
+
+
+async def _replay(
+    conn: Connection, tenant: str, stream_id: str, position: int, kind: type[T]
+) -> T | None:
+    aggregate: Any = None
+    for record in await read_stream_upto(conn, tenant, stream_id, position):
+        aggregate = Fact.of(record).event.mutate(aggregate)
+    return aggregate if isinstance(aggregate, kind) else None
+
+
+async def standings_at(conn: Connection, tenant: str, year: int, position: int) -> list[Standing]:
+    """The standings as they were at a position: what the live projection showed then."""
+    cluster_year = await _replay(conn, tenant, ClusterYear.create_id(year), position, ClusterYear)
+    if cluster_year is None:
+        return []
+    day = await conn.fetchval(
+        "SELECT on_day FROM year_days"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION} AND year = $2"
+        " AND valid_from <= $3 AND valid_to > $3",
+        tenant,
+        year,
+        position,
+    )
+    pledge = await _replay(conn, tenant, Pledge.create_id(year), position, Pledge)
+    cards = await _cards_at(conn, tenant, year, position)
+    rows = compute_standings(cluster_year, cards, pledge, day)
+    return sorted(rows, key=lambda r: (r.layer, r.rank, r.unit))
+
+
+async def _cards_at(conn: Connection, tenant: str, year: int, position: int) -> dict[str, CardView]:
+    entries: dict[str, dict[Layer, dict[str, dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for row in await conn.fetch(
+        "SELECT unit, layer, code, points, criterion FROM score_entries"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION} AND year = $2"
+        " AND valid_from <= $3 AND valid_to > $3",
+        tenant,
+        year,
+        position,
+    ):
+        entry = {"points": row["points"], "criterion": json_object(row["criterion"])}
+        entries[row["unit"]][Layer(row["layer"])][row["code"]] = entry
+    submitted: dict[str, datetime] = dict(
+        await conn.fetch(  # type: ignore[arg-type]
+            "SELECT unit, submitted_at FROM submissions"
+            f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION} AND year = $2"
+            " AND valid_from <= $3 AND valid_to > $3",
+            tenant,
+            year,
+            position,
+        )
+    )
+    units = entries.keys() | submitted.keys()
+    return {u: CardView(entries.get(u, {}), submitted.get(u)) for u in units}
+
+
+@dataclass(frozen=True)
+class ScoreEntry:
+    layer: str
+    code: str
+    points: Decimal
+    explanation: str
+    evidence: list[str]
+    criteria_version: str
+    scored_at: datetime
+    position: int  # where it was set
+
+
+@dataclass(frozen=True)
+class ScorecardAt:
+    year: int
+    unit: str
+    entries: list[ScoreEntry]
+    submitted_at: datetime | None
+
+
+async def scorecard_at(
+    conn: Connection, tenant: str, year: int, unit: str, position: int | None = None
+) -> ScorecardAt:
+    """A unit's scorecard, every layer, as it stood at a position (None: now)."""
+    at = STANDING - 1 if position is None else position
+    rows = await conn.fetch(
+        "SELECT layer, code, points, explanation, evidence, criteria_version, scored_at, valid_from"
+        f" FROM score_entries WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
+        " AND year = $2 AND unit = $3 AND valid_from <= $4 AND valid_to > $4 ORDER BY layer, code",
+        tenant,
+        year,
+        unit,
+        at,
+    )
+    submitted = await conn.fetchval(
+        "SELECT submitted_at FROM submissions"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
+        " AND year = $2 AND unit = $3 AND valid_from <= $4 AND valid_to > $4",
+        tenant,
+        year,
+        unit,
+        at,
+    )
+    entries = [
+        ScoreEntry(
+            layer=r["layer"],
+            code=r["code"],
+            points=r["points"],
+            explanation=r["explanation"],
+            evidence=json_object(r["evidence"]),  # type: ignore[arg-type]
+            criteria_version=r["criteria_version"],
+            scored_at=r["scored_at"],
+            position=r["valid_from"],
+        )
+        for r in rows
+    ]
+    return ScorecardAt(year, unit, entries, submitted)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    unit: str | None = None
+    criterion: str | None = None
+    actor: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_position: int = 0  # a page continues after the last position it saw
+
+
+async def audit_history(
+    conn: Connection, tenant: str, where: AuditFilter, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Changes in log order, filtered; page through with after_position."""
+    rows = await conn.fetch(
+        "SELECT * FROM audit_history"
+        f" WHERE tenant_id = $1 AND generation = {_AUDIT_GENERATION} AND position > $2"
+        " AND ($3::text IS NULL OR unit = $3)"
+        " AND ($4::text IS NULL OR criteria @> ARRAY[$4::text])"
+        " AND ($5::text IS NULL OR actor = $5)"
+        " AND ($6::text IS NULL OR subject = $6)"
+        " AND ($7::timestamptz IS NULL OR recorded_at >= $7)"
+        " AND ($8::timestamptz IS NULL OR recorded_at < $8)"
+        " ORDER BY position LIMIT $9",
+        tenant,
+        where.after_position,
+        where.unit,
+        where.criterion,
+        where.actor,
+        where.subject,
+        where.since,
+        where.until,
+        limit,
+    )
+    return [_audit_row(r) for r in rows]
+
+
+def _audit_row(row: Any) -> dict[str, Any]:
+    found = dict(row)
+    del found["tenant_id"], found["generation"]
+    for side in ("before", "after"):
+        found[side] = None if found[side] is None else json_object(found[side])
+    return found

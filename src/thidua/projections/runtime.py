@@ -1,0 +1,374 @@
+"""Running projections: inline in a writer's transaction, catching up from a checkpoint,
+or rebuilding into a new generation of rows that replaces the serving one at once.
+
+Every mode feeds the same projection code the same events in log order. A batch's rows
+and its checkpoint commit together, so after a crash or a cancellation each event is
+applied exactly once. Writers and the catch-up runner take the checkpoint's row lock, so
+one tenant's projection advances one batch at a time whoever drives it.
+
+Each instance keeps a projection's state (the aggregates standings are computed from)
+in memory, valid for the generation and position it was built at; a checkpoint that
+moved elsewhere is followed by replaying the events between, without writing.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from thidua.projections.audit import AuditProjection
+from thidua.projections.facts import Fact
+from thidua.projections.sql import delete_generation
+from thidua.projections.standings import StandingsProjection
+from thidua.store.eventstore import Connection, EventStore, read_events
+from thidua.store.notifier import ANY_TENANT
+
+log = logging.getLogger(__name__)
+
+INLINE_LAG = 500  # further behind than this, a writer leaves the work to the runner
+BATCH = 2000
+
+
+class ProjectionState(Protocol):
+    def apply(self, fact: Fact) -> None: ...
+
+    def discard(self) -> None: ...
+
+    async def flush(self, conn: Connection, tenant: str, generation: int) -> None: ...
+
+
+class Projection(Protocol):
+    name: str
+    version: int  # a new version rebuilds
+    tables: tuple[str, ...]
+
+    def new_state(self) -> ProjectionState: ...
+
+
+PROJECTIONS: tuple[Projection, ...] = (StandingsProjection(), AuditProjection())
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    version: int
+    generation: int
+    position: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one projection stands for one cluster."""
+
+    tenant: str
+    projection: str
+    head: int
+    position: int
+    version: int | None  # None: never run for this cluster
+    current_version: int
+    generation: int | None
+
+    @property
+    def lag(self) -> int:
+        return self.head - self.position
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return self.version is not None and self.version != self.current_version
+
+
+@dataclass
+class _Cached:
+    generation: int
+    position: int
+    state: ProjectionState
+
+
+Reporter = Callable[[int, int], None]  # (position reached, head)
+
+
+class Projector:
+    def __init__(self, store: EventStore, projections: Sequence[Projection] = PROJECTIONS) -> None:
+        self.store = store
+        self.projections = {p.name: p for p in projections}
+        self._cache: dict[tuple[str, str], _Cached] = {}
+
+    def attach(self) -> None:
+        """Project every append inline, in its own transaction: writers read their writes."""
+        self.store.inline.append(self.inline)
+
+    def projection(self, name: str) -> Projection:
+        if name not in self.projections:
+            known = ", ".join(self.projections)
+            raise ValueError(f"Không có projection {name} (có: {known}).")
+        return self.projections[name]
+
+    # Inline.
+
+    async def inline(self, conn: Connection, tenant: str, last_position: int) -> None:
+        for projection in self.projections.values():
+            # A savepoint: a failing read model never loses the write it follows.
+            await conn.execute("SAVEPOINT inline_projection")
+            try:
+                await self._inline(conn, tenant, projection, last_position)
+                await conn.execute("RELEASE SAVEPOINT inline_projection")
+            except Exception:
+                await conn.execute("ROLLBACK TO SAVEPOINT inline_projection")
+                self._cache.pop((tenant, projection.name), None)
+                log.exception(
+                    "projection %s failed inline for %s; the runner will retry",
+                    projection.name,
+                    tenant,
+                )
+
+    async def _inline(
+        self, conn: Connection, tenant: str, projection: Projection, last: int
+    ) -> None:
+        checkpoint = await _lock_checkpoint(conn, tenant, projection)
+        if checkpoint.version != projection.version or last - checkpoint.position > INLINE_LAG:
+            return  # a rebuild or a long catch-up: the runner's work
+        await self._advance(conn, tenant, projection, checkpoint, last)
+
+    # Catching up.
+
+    async def catch_up(self, tenant: str, projection: Projection, batch: int = BATCH) -> int:
+        """Apply what the checkpoint has not seen yet, batch by batch; returns how many."""
+        applied = 0
+        while True:
+            async with self.store.transaction(tenant) as conn:
+                checkpoint = await _lock_checkpoint(conn, tenant, projection)
+                if checkpoint.version != projection.version:
+                    return applied  # the tables hold another version: rebuild
+                upto = await conn.fetchval(
+                    "SELECT max(position) FROM (SELECT position FROM events WHERE tenant_id = $1"
+                    " AND position > $2 ORDER BY position LIMIT $3) AS next",
+                    tenant,
+                    checkpoint.position,
+                    batch,
+                )
+                if upto is None:
+                    return applied
+                await self._advance(conn, tenant, projection, checkpoint, upto)
+            applied += upto - checkpoint.position
+
+    async def _advance(
+        self,
+        conn: Connection,
+        tenant: str,
+        projection: Projection,
+        checkpoint: Checkpoint,
+        upto: int,
+    ) -> None:
+        """Apply events after the checkpoint up to a position, write, move the checkpoint."""
+        key = (tenant, projection.name)
+        try:
+            state = await self._state_at(conn, tenant, projection, checkpoint)
+            position = checkpoint.position
+            while position < upto:
+                records = await read_events(conn, tenant, position, upto, BATCH)
+                for record in records:
+                    state.apply(Fact.of(record))
+                position = records[-1].position
+            await state.flush(conn, tenant, checkpoint.generation)
+            await _move_checkpoint(conn, tenant, projection, checkpoint.generation, upto)
+        except BaseException:
+            self._cache.pop(key, None)  # half-applied: rebuild the memory from the log next time
+            raise
+        # Set before the commit: if the commit fails, the checkpoint is behind the memory,
+        # which _state_at notices and replays from scratch.
+        self._cache[key] = _Cached(checkpoint.generation, upto, state)
+
+    async def _state_at(
+        self, conn: Connection, tenant: str, projection: Projection, checkpoint: Checkpoint
+    ) -> ProjectionState:
+        """The projection's memory as of the checkpoint, replayed without writing."""
+        cached = self._cache.pop((tenant, projection.name), None)
+        if (
+            cached is not None
+            and cached.generation == checkpoint.generation
+            and cached.position <= checkpoint.position
+        ):
+            state, position = cached.state, cached.position
+        else:
+            state, position = projection.new_state(), 0
+        while position < checkpoint.position:
+            records = await read_events(conn, tenant, position, checkpoint.position, BATCH)
+            for record in records:
+                state.apply(Fact.of(record))
+            state.discard()
+            position = records[-1].position
+        return state
+
+    # Rebuilding.
+
+    async def rebuild(
+        self, tenant: str, projection: Projection, report: Reporter | None = None
+    ) -> int:
+        """Replay the whole log into a new generation, then swap it in; returns the events.
+
+        The serving generation keeps answering (and writers keep projecting into it)
+        until the swap, which holds the tenant's writers only while it applies the tail.
+        """
+        async with self.store.transaction(tenant) as conn:
+            serving = await _lock_checkpoint(conn, tenant, projection, lock=False)
+        generation = serving.generation + 1
+        # Held until the swap: a second rebuild of the same projection waits its turn.
+        async with self.store.transaction(tenant) as guard:
+            locked = await guard.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                f"rebuild:{tenant}:{projection.name}",
+            )
+            if not locked:
+                raise RebuildRunning(tenant, projection.name)
+            await self._drop_other_generations(tenant, projection, serving.generation)
+            state, position = projection.new_state(), 0
+            while True:
+                async with self.store.transaction(tenant) as conn:
+                    records = await read_events(conn, tenant, position, None, BATCH)
+                    if len(records) < BATCH:
+                        break  # the tail is applied under the writers' lock
+                    for record in records:
+                        state.apply(Fact.of(record))
+                    await state.flush(conn, tenant, generation)
+                position = records[-1].position
+                if report:
+                    report(position, await self._head(tenant))
+            head = await self._swap(tenant, projection, state, position, generation)
+            if report:
+                report(head, head)
+        await self._drop_other_generations(tenant, projection, generation)
+        return head
+
+    async def _drop_other_generations(self, tenant: str, projection: Projection, keep: int) -> None:
+        async with self.store.transaction(tenant) as conn:
+            for table in projection.tables:
+                await delete_generation(conn, table, tenant, keep=keep)
+
+    async def _swap(
+        self,
+        tenant: str,
+        projection: Projection,
+        state: ProjectionState,
+        position: int,
+        generation: int,
+    ) -> int:
+        async with self.store.transaction(tenant) as conn:
+            head = await conn.fetchval(
+                "SELECT position FROM event_log_heads WHERE tenant_id = $1 FOR UPDATE", tenant
+            )
+            await _lock_checkpoint(conn, tenant, projection)
+            while position < head:
+                records = await read_events(conn, tenant, position, head, BATCH)
+                for record in records:
+                    state.apply(Fact.of(record))
+                position = records[-1].position
+            await state.flush(conn, tenant, generation)
+            await conn.execute(
+                "UPDATE projection_checkpoints SET generation = $3, position = $4, version = $5,"
+                " updated_at = now() WHERE tenant_id = $1 AND projection = $2",
+                tenant,
+                projection.name,
+                generation,
+                head,
+                projection.version,
+            )
+            self._cache[(tenant, projection.name)] = _Cached(generation, head, state)
+        return int(head)
+
+    async def _head(self, tenant: str) -> int:
+        return (await self.store.head(tenant))[0]
+
+    # Watching every cluster.
+
+    async def progress(self) -> list[Progress]:
+        """Every cluster's head and each projection's checkpoint."""
+        rows = await self.store.projection_progress()
+        found = {(r["tenant_id"], r["projection"]): r for r in rows}
+        heads = {r["tenant_id"]: r["head"] for r in rows}
+        report = []
+        for tenant, head in heads.items():
+            for projection in self.projections.values():
+                row = found.get((tenant, projection.name))
+                report.append(
+                    Progress(
+                        tenant=tenant,
+                        projection=projection.name,
+                        head=head,
+                        position=row["position"] if row else 0,
+                        version=row["version"] if row else None,
+                        current_version=projection.version,
+                        generation=row["generation"] if row else None,
+                    )
+                )
+        return report
+
+    async def catch_up_all(self) -> int:
+        """Bring every cluster's projections to the head (rebuilding a changed version)."""
+        applied = 0
+        for progress in await self.progress():
+            projection = self.projections[progress.projection]
+            try:
+                if progress.needs_rebuild:
+                    applied += await self.rebuild(progress.tenant, projection)
+                elif progress.lag > 0:
+                    applied += await self.catch_up(progress.tenant, projection)
+            except RebuildRunning:
+                continue  # another process rebuilds it
+        return applied
+
+    async def run(self, poll: float = 1.0) -> None:
+        """The catch-up runner: wakes on every cluster's appends, and polls."""
+        async with self.store.watch(ANY_TENANT) as woken:
+            while True:
+                woken.clear()
+                try:
+                    await self.catch_up_all()
+                except Exception:
+                    log.exception("projection catch-up failed; retrying in %.1f s", poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), poll)
+
+
+class RebuildRunning(Exception):
+    def __init__(self, tenant: str, projection: str) -> None:
+        super().__init__(f"Projection {projection} của cụm {tenant} đang được dựng lại ở nơi khác.")
+
+
+async def _lock_checkpoint(
+    conn: Connection, tenant: str, projection: Projection, *, lock: bool = True
+) -> Checkpoint:
+    """The tenant's checkpoint for the projection (made on first use), locked for update."""
+    await conn.execute(
+        "INSERT INTO projection_checkpoints (tenant_id, projection, version)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        tenant,
+        projection.name,
+        projection.version,
+    )
+    row = await conn.fetchrow(
+        "SELECT version, generation, position FROM projection_checkpoints"
+        " WHERE tenant_id = $1 AND projection = $2" + (" FOR UPDATE" if lock else ""),
+        tenant,
+        projection.name,
+    )
+    assert row is not None
+    return Checkpoint(row["version"], row["generation"], row["position"])
+
+
+async def _move_checkpoint(
+    conn: Connection, tenant: str, projection: Projection, generation: int, position: int
+) -> None:
+    await conn.execute(
+        "UPDATE projection_checkpoints SET position = $4, updated_at = now()"
+        " WHERE tenant_id = $1 AND projection = $2 AND generation = $3",
+        tenant,
+        projection.name,
+        generation,
+        position,
+    )
+
+
+def rate(events: int, started: float) -> float:
+    return events / max(time.perf_counter() - started, 1e-9)

@@ -1,0 +1,279 @@
+"""Standings: each cluster-year's live standings per layer, its frozen results, and the
+dated inputs that let any past position's standings be computed again.
+
+Live rows are recomputed with the domain's own `year_result` whenever an event of the
+year lands; time travel (`reads.standings_at`) feeds the same function with the year as
+it stood and the score entries valid then, so the past equals what was shown.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.days import local_day
+from thidua.domain.errors import DomainError
+from thidua.domain.pledge import Pledge
+from thidua.domain.results import year_result
+from thidua.domain.scorecard import CardView, Layer, Scorecard, ScoredCard
+from thidua.projections.facts import Fact, dumps
+from thidua.projections.sql import insert_rows
+from thidua.projections.temporal import Temporal
+from thidua.store.eventstore import Connection
+
+NAME = "standings"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One unit's place in one layer of a cluster-year's standings."""
+
+    year: int
+    layer: str
+    unit: str
+    rank: int
+    decided_by: str
+    first: bool
+    may_be_first: bool
+    floor: tuple[str, ...]
+    base: Decimal
+    bonus: Decimal
+    deductions: Decimal
+    total: Decimal
+    parts: dict[str, str] = field(hash=False)
+    complete: bool
+    submitted_at: datetime | None
+    flagged: tuple[str, ...]
+    new_model: bool
+    criteria_version: str
+    on_day: date
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> "Standing":
+        values = dict(row)
+        values |= {"floor": tuple(row["floor"]), "flagged": tuple(row["flagged"])}
+        values["parts"] = json_object(row["parts"])
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
+
+COLUMNS = (
+    ("year", "int4"),
+    ("layer", "text"),
+    ("unit", "text"),
+    ("rank", "int4"),
+    ("decided_by", "text"),
+    ("first", "bool"),
+    ("may_be_first", "bool"),
+    ("floor", "text[]"),
+    ("base", "numeric"),
+    ("bonus", "numeric"),
+    ("deductions", "numeric"),
+    ("total", "numeric"),
+    ("parts", "jsonb"),
+    ("complete", "bool"),
+    ("submitted_at", "timestamptz"),
+    ("flagged", "text[]"),
+    ("new_model", "bool"),
+    ("criteria_version", "text"),
+    ("on_day", "date"),
+)
+
+
+def json_object(value: str | dict[str, Any]) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def compute_standings(
+    year: ClusterYear,
+    cards: Mapping[str, ScoredCard],
+    pledge: Pledge | None,
+    day: date,
+) -> list[Standing]:
+    """The year's standings on a day, in every layer; none before criteria are in force."""
+    members = year.members_on(day)
+    every = {unit: cards.get(unit) or CardView({}) for unit in members}
+    try:
+        result = year_result(year, every, day)
+    except DomainError:
+        return []
+    rows = []
+    for layer, standings in result["layers"].items():
+        totals = {t["unit"]: t for t in standings["totals"]}
+        first = standings["ranking"]["first"]
+        for place in standings["ranking"]["places"]:
+            unit, t = place["unit"], totals[place["unit"]]
+            submitted = t["submitted_at"]
+            rows.append(
+                Standing(
+                    year=year.year,
+                    layer=layer,
+                    unit=unit,
+                    rank=place["rank"],
+                    decided_by=place["decided_by"],
+                    first=unit == first,
+                    may_be_first=place["may_be_first"],
+                    floor=tuple(place["floor"]),
+                    base=Decimal(t["base"]),
+                    bonus=Decimal(t["bonus"]),
+                    deductions=Decimal(t["deductions"]),
+                    total=Decimal(t["total"]),
+                    parts=t["parts"],
+                    complete=t["complete"],
+                    submitted_at=None if submitted is None else datetime.fromisoformat(submitted),
+                    flagged=tuple(result["flagged"][unit]),
+                    new_model=pledge is not None and pledge.new_model_carried_out(unit),
+                    criteria_version=result["criteria_version"],
+                    on_day=day,
+                )
+            )
+    return rows
+
+
+def _row(standing: Standing) -> tuple[Any, ...]:
+    values = list(astuple(standing))
+    values[COLUMNS.index(("parts", "jsonb"))] = dumps(standing.parts)
+    return tuple(values)
+
+
+def score_entries() -> Temporal:
+    return Temporal(
+        "score_entries",
+        keys=(("year", "int4"), ("unit", "text"), ("layer", "text"), ("code", "text")),
+        values=(
+            ("points", "numeric"),
+            ("explanation", "text"),
+            ("evidence", "jsonb"),
+            ("criterion", "jsonb"),
+            ("criteria_version", "text"),
+            ("scored_at", "timestamptz"),
+        ),
+    )
+
+
+@dataclass
+class YearState:
+    """A cluster-year's aggregates as the log has built them so far."""
+
+    year: ClusterYear | None = None
+    pledge: Pledge | None = None
+    cards: dict[str, Scorecard] = field(default_factory=dict)
+    day: date | None = None  # of the latest event of the year
+    changed: bool = False
+
+
+class StandingsProjection:
+    name = NAME
+    version = 1
+    tables: tuple[str, ...] = (
+        "standings",
+        "year_results",
+        "score_entries",
+        "submissions",
+        "year_days",
+    )
+
+    def new_state(self) -> "StandingsState":
+        return StandingsState()
+
+
+class StandingsState:
+    def __init__(self) -> None:
+        self.years: dict[int, YearState] = {}
+        self.entries = score_entries()
+        self.submissions = Temporal(
+            "submissions",
+            keys=(("year", "int4"), ("unit", "text")),
+            values=(("submitted_at", "timestamptz"),),
+        )
+        self.days = Temporal("year_days", keys=(("year", "int4"),), values=(("on_day", "date"),))
+        self.results: list[tuple[Any, ...]] = []
+
+    def apply(self, fact: Fact) -> None:
+        kind = fact.aggregate
+        if kind not in ("year", "pledge", "scorecard"):
+            return
+        number = int(fact.stream_id.split("/")[1])
+        state = self.years.setdefault(number, YearState())
+        if kind == "year":
+            state.year = fact.event.mutate(state.year)
+            self._frozen(fact, number)
+        elif kind == "pledge":
+            state.pledge = fact.event.mutate(state.pledge)
+        else:
+            unit = fact.stream_id.split("/")[2]
+            state.cards[unit] = fact.event.mutate(state.cards.get(unit))
+            self._dated(fact, number, unit)
+        day = local_day(fact.record.occurred_at)
+        if day != state.day:
+            state.day = day
+            self.days.set((number,), (day,), fact.position)
+        state.changed = True
+
+    def _dated(self, fact: Fact, year: int, unit: str) -> None:
+        data, position = fact.data(), fact.position
+        if fact.name == "Scored":
+            key = (year, unit, data["layer"], data["code"])
+            values = (
+                data["points"],
+                data["explanation"],
+                dumps(data["evidence"]),
+                dumps(data["criterion"]),
+                data["criteria_version"],
+                data["at"],
+            )
+            self.entries.set(key, values, position)
+            if data["layer"] == Layer.SELF:
+                self.submissions.end((year, unit), position)
+        elif fact.name == "SelfAssessmentSubmitted":
+            self.submissions.set((year, unit), (data["at"],), position)
+
+    def _frozen(self, fact: Fact, year: int) -> None:
+        data = fact.data()
+        if fact.name == "MidYearReviewRecorded":
+            self.results.append((year, "mid_year", 1, dumps(data["result"]), fact.position))
+        elif fact.name == "Finalised":
+            result = dumps(data["result"])
+            self.results.append((year, "final", data["result_version"], result, fact.position))
+
+    def discard(self) -> None:
+        for table in (self.entries, self.submissions, self.days):
+            table.discard()
+        self.results.clear()
+        for state in self.years.values():
+            state.changed = False
+
+    async def flush(self, conn: Connection, tenant: str, generation: int) -> None:
+        for table in (self.entries, self.submissions, self.days):
+            await table.flush(conn, tenant, generation)
+        columns = (
+            ("year", "int4"),
+            ("kind", "text"),
+            ("version", "int4"),
+            ("result", "jsonb"),
+            ("position", "int8"),
+        )
+        await insert_rows(conn, "year_results", columns, self.results, tenant, generation)
+        self.results.clear()
+        for number, state in self.years.items():
+            if state.changed:
+                await self._write_standings(conn, tenant, generation, number, state)
+                state.changed = False
+
+    async def _write_standings(
+        self, conn: Connection, tenant: str, generation: int, number: int, state: YearState
+    ) -> None:
+        rows = []
+        if state.year is not None and state.day is not None:
+            rows = compute_standings(state.year, state.cards, state.pledge, state.day)
+        await conn.execute(
+            "DELETE FROM standings WHERE tenant_id = $1 AND generation = $2 AND year = $3",
+            tenant,
+            generation,
+            number,
+        )
+        await insert_rows(conn, "standings", COLUMNS, [_row(r) for r in rows], tenant, generation)
