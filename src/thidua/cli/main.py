@@ -1,4 +1,5 @@
-"""thidua serve | demo | db migrate | audit verify; a failure is one clear line, non-zero exit."""
+"""thidua serve | demo | db migrate | audit verify | projections rebuild|status; a failure
+is one clear line, non-zero exit."""
 
 import argparse
 import asyncio
@@ -8,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from thidua.bootstrap import open_runtime
+from thidua.cli import projections
 from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
@@ -26,8 +28,13 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         if args.demo:
             await load_demo(runtime.store)
+        # Catches up after a restart or a failed inline run, and rebuilds a new version.
+        runner = asyncio.create_task(runtime.projector.run(), name="thidua-projections")
         config = uvicorn.Config(create_app(runtime), host=args.host, port=args.port, lifespan="off")
-        await uvicorn.Server(config).serve()
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            runner.cancel()
     return 0
 
 
@@ -84,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="recompute a cluster's hash chain")
     verify.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
     verify.set_defaults(run=audit_verify)
+
+    projections.add_commands(commands)
     return root
 
 

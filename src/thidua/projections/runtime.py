@@ -108,20 +108,17 @@ class Projector:
     # Inline.
 
     async def inline(self, conn: Connection, tenant: str, last_position: int) -> None:
-        for projection in self.projections.values():
-            # A savepoint: a failing read model never loses the write it follows.
-            await conn.execute("SAVEPOINT inline_projection")
-            try:
+        # A savepoint: a failing read model never loses the write it follows.
+        await conn.execute("SAVEPOINT inline_projections")
+        try:
+            for projection in self.projections.values():
                 await self._inline(conn, tenant, projection, last_position)
-                await conn.execute("RELEASE SAVEPOINT inline_projection")
-            except Exception:
-                await conn.execute("ROLLBACK TO SAVEPOINT inline_projection")
-                self._cache.pop((tenant, projection.name), None)
-                log.exception(
-                    "projection %s failed inline for %s; the runner will retry",
-                    projection.name,
-                    tenant,
-                )
+            await conn.execute("RELEASE SAVEPOINT inline_projections")
+        except Exception:
+            await conn.execute("ROLLBACK TO SAVEPOINT inline_projections")
+            for name in self.projections:
+                self._cache.pop((tenant, name), None)
+            log.exception("inline projections failed for %s; the runner will catch up", tenant)
 
     async def _inline(
         self, conn: Connection, tenant: str, projection: Projection, last: int
@@ -340,19 +337,22 @@ async def _lock_checkpoint(
     conn: Connection, tenant: str, projection: Projection, *, lock: bool = True
 ) -> Checkpoint:
     """The tenant's checkpoint for the projection (made on first use), locked for update."""
-    await conn.execute(
-        "INSERT INTO projection_checkpoints (tenant_id, projection, version)"
-        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    row = await conn.fetchrow(
+        "INSERT INTO projection_checkpoints AS c (tenant_id, projection, version)"
+        " VALUES ($1, $2, $3) ON CONFLICT (tenant_id, projection) DO "
+        + ("UPDATE SET version = c.version" if lock else "NOTHING")
+        + " RETURNING version, generation, position",
         tenant,
         projection.name,
         projection.version,
     )
-    row = await conn.fetchrow(
-        "SELECT version, generation, position FROM projection_checkpoints"
-        " WHERE tenant_id = $1 AND projection = $2" + (" FOR UPDATE" if lock else ""),
-        tenant,
-        projection.name,
-    )
+    if row is None:  # it existed and was not locked
+        row = await conn.fetchrow(
+            "SELECT version, generation, position FROM projection_checkpoints"
+            " WHERE tenant_id = $1 AND projection = $2",
+            tenant,
+            projection.name,
+        )
     assert row is not None
     return Checkpoint(row["version"], row["generation"], row["position"])
 

@@ -8,7 +8,7 @@ it stood and the score entries valid then, so the past equals what was shown.
 
 import json
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -135,9 +135,10 @@ def compute_standings(
 
 
 def _row(standing: Standing) -> tuple[Any, ...]:
-    values = list(astuple(standing))
-    values[COLUMNS.index(("parts", "jsonb"))] = dumps(standing.parts)
-    return tuple(values)
+    """The standing in COLUMNS order (astuple would deep-copy every value)."""
+    return tuple(
+        dumps(standing.parts) if name == "parts" else getattr(standing, name) for name, _ in COLUMNS
+    )
 
 
 def score_entries() -> Temporal:
