@@ -126,7 +126,7 @@ async def load_demo(store: EventStore) -> list[str]:
     """Register the demo clusters that are missing and play their year; return those added."""
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(store, clock)
-    await _ensure_template(store, service)
+    await ensure_template(store, service)
     registered = []
     for cluster in DEMO:
         try:
@@ -138,7 +138,7 @@ async def load_demo(store: EventStore) -> list[str]:
     return registered
 
 
-async def _ensure_template(store: EventStore, service: Emulation) -> None:
+async def ensure_template(store: EventStore, service: Emulation) -> None:
     """The city's criteria template, published once, whoever made the city's log."""
     with contextlib.suppress(TenantExists):
         await store.create_tenant(CITY_TENANT, CITY_NAME)

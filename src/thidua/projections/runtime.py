@@ -13,6 +13,7 @@ moved elsewhere is followed by replaying the events between, without writing.
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -130,10 +131,13 @@ class Projector:
 
     # Catching up.
 
-    async def catch_up(self, tenant: str, projection: Projection, batch: int = BATCH) -> int:
-        """Apply what the checkpoint has not seen yet, batch by batch; returns how many."""
+    async def catch_up(
+        self, tenant: str, projection: Projection, batch: int = BATCH, batches: int | None = None
+    ) -> int:
+        """Apply what the checkpoint has not seen yet, batch by batch (at most `batches`
+        of them); returns how many events."""
         applied = 0
-        while True:
+        for _ in itertools.repeat(None) if batches is None else range(batches):
             async with self.store.transaction(tenant) as conn:
                 checkpoint = await _lock_checkpoint(conn, tenant, projection)
                 if checkpoint.version != projection.version:
@@ -149,6 +153,7 @@ class Projector:
                     return applied
                 await self._advance(conn, tenant, projection, checkpoint, upto)
             applied += upto - checkpoint.position
+        return applied
 
     async def _advance(
         self,
