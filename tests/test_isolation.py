@@ -127,3 +127,25 @@ async def test_unknown_tenant_is_a_typed_refusal(store: EventStore) -> None:
         await store.append("cum-khong-co", "s", 0, [NewEvent("tests:X", b"{}")], META)
     assert refused.value.code == "UNKNOWN_CLUSTER"
     assert "cum-khong-co" in refused.value.message
+
+
+async def test_every_table_with_tenant_rows_is_confined_to_its_tenant(
+    superuser: asyncpg.Connection,
+) -> None:
+    """Event store and projections alike: a table with a tenant_id column has row-level
+    security enabled and forced, and a policy that confines rows to the current tenant."""
+    tables = await superuser.fetch(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+        " EXISTS (SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname"
+        "         AND p.policyname = 'tenant_isolation'"
+        "         AND p.qual = '(tenant_id = current_tenant())') AS confined"
+        " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+    )
+    names = {t["relname"] for t in tables}
+    assert {"events", "standings", "audit_history", "score_entries", "year_days"} <= names
+    for table in tables:
+        assert table["relrowsecurity"], table["relname"]
+        assert table["relforcerowsecurity"], table["relname"]
+        assert table["confined"], table["relname"]

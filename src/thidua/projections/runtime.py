@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -306,10 +306,13 @@ class Projector:
                 )
         return report
 
-    async def catch_up_all(self) -> int:
-        """Bring every cluster's projections to the head (rebuilding a changed version)."""
+    async def catch_up_all(self, tenants: Collection[str] | None = None) -> int:
+        """Bring every cluster's (or these clusters') projections to the head, rebuilding
+        those whose version changed."""
         applied = 0
         for progress in await self.progress():
+            if tenants is not None and progress.tenant not in tenants:
+                continue
             projection = self.projections[progress.projection]
             try:
                 if progress.needs_rebuild:
@@ -318,6 +321,9 @@ class Projector:
                     applied += await self.catch_up(progress.tenant, projection)
             except RebuildRunning:
                 continue  # another process rebuilds it
+            except Exception:
+                # One cluster's poison event must not hold the others back.
+                log.exception("projection %s failed for %s", projection.name, progress.tenant)
         return applied
 
     async def run(self, poll: float = 1.0) -> None:
