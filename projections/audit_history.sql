@@ -24,8 +24,6 @@ CREATE TABLE IF NOT EXISTS audit_history (
     request_id     text,
     PRIMARY KEY (tenant_id, generation, position)
 );
-CREATE INDEX IF NOT EXISTS audit_history_by_item
-    ON audit_history (tenant_id, generation, item, position);
 CREATE INDEX IF NOT EXISTS audit_history_by_unit
     ON audit_history (tenant_id, generation, unit, position);
 CREATE INDEX IF NOT EXISTS audit_history_by_actor

@@ -182,6 +182,8 @@ class AuditState:
     def discard(self) -> None:
         self.rows.clear()
 
-    async def flush(self, conn: Connection, tenant: str, generation: int) -> None:
+    async def flush(
+        self, conn: Connection, tenant: str, generation: int, *, final: bool = True
+    ) -> None:
         await insert_rows(conn, "audit_history", COLUMNS, self.rows, tenant, generation)
         self.rows.clear()

@@ -38,7 +38,11 @@ class ProjectionState(Protocol):
 
     def discard(self) -> None: ...
 
-    async def flush(self, conn: Connection, tenant: str, generation: int) -> None: ...
+    async def flush(
+        self, conn: Connection, tenant: str, generation: int, *, final: bool = True
+    ) -> None:
+        """Write what apply queued. Not final: more batches follow before anyone reads
+        (a rebuild), so derived rows such as standings may wait for the last one."""
 
 
 class Projection(Protocol):
@@ -233,7 +237,7 @@ class Projector:
                         break  # the tail is applied under the writers' lock
                     for record in records:
                         state.apply(Fact.of(record))
-                    await state.flush(conn, tenant, generation)
+                    await state.flush(conn, tenant, generation, final=False)
                 position = records[-1].position
                 if report:
                     report(position, await self._head(tenant))

@@ -248,7 +248,9 @@ class StandingsState:
         for state in self.years.values():
             state.changed = False
 
-    async def flush(self, conn: Connection, tenant: str, generation: int) -> None:
+    async def flush(
+        self, conn: Connection, tenant: str, generation: int, *, final: bool = True
+    ) -> None:
         for table in (self.entries, self.submissions, self.days):
             await table.flush(conn, tenant, generation)
         columns = (
@@ -260,6 +262,8 @@ class StandingsState:
         )
         await insert_rows(conn, "year_results", columns, self.results, tenant, generation)
         self.results.clear()
+        if not final:
+            return  # standings are computed once, when the rows are about to be read
         for number, state in self.years.items():
             if state.changed:
                 await self._write_standings(conn, tenant, generation, number, state)
