@@ -9,19 +9,12 @@ Prints the median, min and max events/s over the runs.
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
-from pathlib import Path
-from tempfile import mkdtemp
-from urllib.parse import urlsplit
 
-import asyncpg
+from scratch import scratch_database
 
-from thidua.config import Settings
-from thidua.db.migrate import migrate
-from thidua.db.server import database_url, ensure_database
 from thidua.store import EventStore, Metadata, NewEvent
 
 WRITERS = 16
@@ -55,32 +48,22 @@ def report(label: str, rates: list[float], runs: int, seconds: float) -> None:
 
 
 async def main(seconds: float, runs: int) -> None:
-    settings = Settings(os.environ.get("DATABASE_URL"), Path(mkdtemp(prefix="thidua-bench-")))
-    async with database_url(settings) as server:
-        name = f"thidua_bench_{uuid.uuid4().hex[:8]}"
-        await ensure_database(server, name)
-        dsn = urlsplit(server)._replace(path=f"/{name}").geturl()
+    async with scratch_database() as dsn:
+        store = await EventStore.open(dsn, max_size=WRITERS)
         try:
-            await migrate(dsn)
-            store = await EventStore.open(dsn, max_size=WRITERS)
-            try:
-                for label, count in [
-                    ("1 tenant, 16 writers", 1),
-                    ("16 tenants, 1 writer each", 16),
-                ]:
-                    rates = []
-                    for _ in range(runs):
-                        tenants = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(count)]
-                        for tenant in tenants:
-                            await store.create_tenant(tenant, "Cụm đo tốc độ")
-                        rates.append(await run_case(store, tenants, seconds))
-                    report(label, rates, runs, seconds)
-            finally:
-                await store.close()
+            for label, count in [
+                ("1 tenant, 16 writers", 1),
+                ("16 tenants, 1 writer each", 16),
+            ]:
+                rates = []
+                for _ in range(runs):
+                    tenants = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+                    for tenant in tenants:
+                        await store.create_tenant(tenant, "Cụm đo tốc độ")
+                    rates.append(await run_case(store, tenants, seconds))
+                report(label, rates, runs, seconds)
         finally:
-            admin = await asyncpg.connect(server)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await store.close()
 
 
 if __name__ == "__main__":

@@ -14,22 +14,14 @@ unit's scorecard scored and corrected in all three layers through the aggregate'
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from tempfile import mkdtemp
-from urllib.parse import urlsplit
 
-import asyncpg
+from scratch import scratch_database
 
-from thidua.config import Settings
-from thidua.db.migrate import migrate
-from thidua.db.server import database_url, ensure_database
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, ensure_template
 from thidua.domain.errors import RuleViolation
 from thidua.domain.membership import Membership
@@ -121,22 +113,12 @@ async def travel_latencies(store: EventStore, tenant: str, head: int, samples: i
 
 
 async def main(events: int, travel_events: int, samples: int) -> None:
-    settings = Settings(os.environ.get("DATABASE_URL"), Path(mkdtemp(prefix="thidua-bench-")))
-    async with database_url(settings) as server:
-        name = f"thidua_bench_{uuid.uuid4().hex[:8]}"
-        await ensure_database(server, name)
-        dsn = urlsplit(server)._replace(path=f"/{name}").geturl()
+    async with scratch_database() as dsn:
+        store = await EventStore.open(dsn)
         try:
-            await migrate(dsn)
-            store = await EventStore.open(dsn)
-            try:
-                await run(store, events, travel_events, samples)
-            finally:
-                await store.close()
+            await run(store, events, travel_events, samples)
         finally:
-            admin = await asyncpg.connect(server)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await store.close()
 
 
 async def run(store: EventStore, events: int, travel_events: int, samples: int) -> None:
