@@ -3,6 +3,7 @@ after a cancelled task or a killed process, rebuilding under concurrent writes, 
 the audit history's filters and time travel by position and by time."""
 
 import asyncio
+import os
 import signal
 import sys
 import uuid
@@ -280,6 +281,42 @@ async def test_a_rebuild_under_concurrent_writes_loses_nothing(projected: Projec
     await Projector(store).rebuild(tenant, StandingsProjection())
     await Projector(store).rebuild(tenant, AuditProjection())
     assert await snapshot(store, tenant) == live
+
+
+async def test_cli_rebuilds_one_cluster_and_reports_its_lag(store: EventStore, dsn: str) -> None:
+    tenant = await demo_cluster(store)  # nothing projected yet: the whole log is behind
+    head = (await store.head(tenant))[0]
+    env = {**os.environ, "DATABASE_URL": dsn, "COLUMNS": "200"}
+
+    async def thidua(*args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "thidua",
+            "projections",
+            *args,
+            "--cluster",
+            tenant,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+
+    behind = await thidua("status")
+    assert f"{tenant}" in behind
+    assert f" {head} " in behind  # the head, and as much lag: nothing projected yet
+    rebuilt = await thidua("rebuild")
+    assert "sự kiện/s" in rebuilt
+    assert f"{head}/{head}" in rebuilt
+    assert await checkpoints(store, tenant) == {"standings": head, "audit_history": head}
+    after = await thidua("status")
+    assert [line.split("│")[-2].strip() for line in after.splitlines() if tenant in line] == [
+        "0",
+        "0",
+    ]
 
 
 class StandingsV2(StandingsProjection):

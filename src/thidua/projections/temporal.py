@@ -71,7 +71,8 @@ class Temporal:
             f" FROM unnest({', '.join(casts)}, ${n + 3}::int8[], ${n + 4}::int8[])"
             f" AS c({', '.join(keys)}, valid_from, valid_to)"
             f" WHERE t.tenant_id = $1 AND t.generation = $2 AND {matches}"
-            " AND t.valid_from = c.valid_from",
+            # Only a standing row is ever closed; saying so lets the index find it at once.
+            f" AND t.valid_from = c.valid_from AND t.valid_to = {STANDING}",
             tenant,
             generation,
             *arrays,
