@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -383,7 +382,3 @@ async def _move_checkpoint(
         generation,
         position,
     )
-
-
-def rate(events: int, started: float) -> float:
-    return events / max(time.perf_counter() - started, 1e-9)
