@@ -14,6 +14,7 @@ from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
 from thidua.demo import DEMO_CLUSTERS, load_demo
+from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
 from thidua.store.audit import verify_chain
 
@@ -68,6 +69,16 @@ async def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+async def token(args: argparse.Namespace, settings: Settings) -> int:
+    from thidua.api.tokens import development_token
+
+    roles = [Role(r) for r in args.role]
+    print(
+        development_token(settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name)
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="thidua", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -91,6 +102,21 @@ def parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="recompute a cluster's hash chain")
     verify.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
     verify.set_defaults(run=audit_verify)
+
+    token_cmd = commands.add_parser(
+        "token", help="print a development token (HS256, signed with the development secret)"
+    )
+    token_cmd.add_argument("--sub", required=True, help="the person, e.g. nguyen.van.an")
+    token_cmd.add_argument(
+        "--cluster", required=True, action="append", help="cluster code (repeatable; * for all)"
+    )
+    token_cmd.add_argument(
+        "--role", required=True, action="append", choices=[r.value for r in Role]
+    )
+    token_cmd.add_argument("--unit", help="the person's unit, for unit roles")
+    token_cmd.add_argument("--name", help="the person's name as people write it")
+    token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token_cmd.set_defaults(run=token)
 
     projections.add_commands(commands)
     return root

@@ -128,39 +128,51 @@ async def scorecard_at(
     conn: Connection, tenant: str, year: int, unit: str, position: int | None = None
 ) -> ScorecardAt:
     """A unit's scorecard, every layer, as it stood at a position (None: now)."""
+    return (await scorecards_at(conn, tenant, year, [unit], position))[0]
+
+
+async def scorecards_at(
+    conn: Connection, tenant: str, year: int, units: list[str], position: int | None = None
+) -> list[ScorecardAt]:
+    """Several units' scorecards at once (two statements, whatever their number)."""
     at = STANDING - 1 if position is None else position
     rows = await conn.fetch(
-        "SELECT layer, code, points, explanation, evidence, criteria_version, scored_at, valid_from"
-        f" FROM score_entries WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
-        " AND year = $2 AND unit = $3 AND valid_from <= $4 AND valid_to > $4 ORDER BY layer, code",
-        tenant,
-        year,
-        unit,
-        at,
-    )
-    submitted = await conn.fetchval(
-        "SELECT submitted_at FROM submissions"
+        "SELECT unit, layer, code, points, explanation, evidence, criteria_version, scored_at,"
+        " valid_from FROM score_entries"
         f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
-        " AND year = $2 AND unit = $3 AND valid_from <= $4 AND valid_to > $4",
+        " AND year = $2 AND unit = ANY($3::text[]) AND valid_from <= $4 AND valid_to > $4"
+        " ORDER BY unit, layer, code",
         tenant,
         year,
-        unit,
+        units,
         at,
     )
-    entries = [
-        ScoreEntry(
-            layer=r["layer"],
-            code=r["code"],
-            points=r["points"],
-            explanation=r["explanation"],
-            evidence=json_object(r["evidence"]),  # type: ignore[arg-type]
-            criteria_version=r["criteria_version"],
-            scored_at=r["scored_at"],
-            position=r["valid_from"],
+    submitted: dict[str, datetime] = dict(
+        await conn.fetch(  # type: ignore[arg-type]
+            "SELECT unit, submitted_at FROM submissions"
+            f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
+            " AND year = $2 AND unit = ANY($3::text[]) AND valid_from <= $4 AND valid_to > $4",
+            tenant,
+            year,
+            units,
+            at,
         )
-        for r in rows
-    ]
-    return ScorecardAt(year, unit, entries, submitted)
+    )
+    entries: dict[str, list[ScoreEntry]] = defaultdict(list)
+    for r in rows:
+        entries[r["unit"]].append(
+            ScoreEntry(
+                layer=r["layer"],
+                code=r["code"],
+                points=r["points"],
+                explanation=r["explanation"],
+                evidence=json_object(r["evidence"]),  # type: ignore[arg-type]
+                criteria_version=r["criteria_version"],
+                scored_at=r["scored_at"],
+                position=r["valid_from"],
+            )
+        )
+    return [ScorecardAt(year, u, entries.get(u, []), submitted.get(u)) for u in units]
 
 
 @dataclass(frozen=True)

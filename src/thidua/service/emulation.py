@@ -112,7 +112,7 @@ class Emulation:
                     raise ConcurrencyConflict(aggregate.id, expected, read_version(aggregate))
                 return await self.repo.save(command, aggregate, guards)
             except DomainError as refusal:
-                await self._record_refusal(command, name, target, refusal)
+                await self.record_refusal(command, name, target, refusal)
                 raise
             except ConcurrencyConflict:
                 if command.expected_version is not None or attempt == RETRIES - 1:
@@ -121,7 +121,7 @@ class Emulation:
                 await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
         raise AssertionError("unreachable")
 
-    async def _record_refusal(
+    async def record_refusal(
         self, command: Command, name: str, target: dict[str, Any], refusal: DomainError
     ) -> None:
         attempt = RefusedAttempt(

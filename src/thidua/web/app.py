@@ -1,13 +1,35 @@
 """The Starlette application over an open runtime (database and event store)."""
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from thidua.api.context import Services
+from thidua.api.endpoint import Endpoint
+from thidua.api.schema import build_schema
+from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import Runtime
+from thidua.service.emulation import Emulation
 from thidua.web.health import healthz, readyz
 
 
-def create_app(runtime: Runtime) -> Starlette:
-    app = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
+    settings = runtime.settings
+    services = Services(runtime.store, emulation or Emulation(runtime.store))
+    graphql = Endpoint(
+        build_schema(introspection=settings.introspection),
+        services,
+        TokenVerifier(settings),
+        ide=not settings.production,
+    )
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql),
+            Route("/clusters/{code}/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/clusters/{code}/graphql", graphql),
+        ]
+    )
     app.state.runtime = runtime
     return app

@@ -1,0 +1,1 @@
+"""The GraphQL API: schema, HTTP view, context, tokens and error codes."""

@@ -1,0 +1,39 @@
+"""What every resolver gets: the services, the verified caller, the cluster in the URL,
+the request id and the request's DataLoaders."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from thidua.api.tokens import Principal, Unauthenticated
+from thidua.service.emulation import Emulation
+from thidua.store.eventstore import EventStore
+
+
+@dataclass
+class Services:
+    store: EventStore
+    emulation: Emulation
+
+
+@dataclass
+class Context:
+    services: Services
+    cluster: str | None  # from /clusters/{code}/graphql; None at /graphql
+    principal: Principal | None = None  # set once the token is verified
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def caller(self) -> Principal:
+        if self.principal is None:
+            raise Unauthenticated("Cần đăng nhập: gửi token trong tiêu đề Authorization.")
+        return self.principal
+
+    def loader(self, name: str, make: Any) -> DataLoader[Any, Any]:
+        """One DataLoader per name per request, so keys batch across resolvers."""
+        if name not in self.loaders:
+            self.loaders[name] = make()
+        return self.loaders[name]

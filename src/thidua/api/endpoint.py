@@ -1,0 +1,90 @@
+"""The GraphQL endpoint: the token is verified and the URL's cluster checked against it
+before anything runs; GraphiQL's page needs neither. WebSocket clients (browsers cannot
+set headers there) send `{"authorization": "Bearer ..."}` as connection_init payload."""
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry import Schema
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
+
+from thidua.api.access import covered
+from thidua.api.context import Context, Services
+from thidua.api.errors import extensions
+from thidua.api.http import GraphQLView, negotiate
+from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
+from thidua.domain.errors import DomainError
+
+log = logging.getLogger("thidua.api")
+
+
+def bearer(value: str | None) -> str:
+    scheme, _, token = (value or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Cần đăng nhập: gửi token trong tiêu đề Authorization: Bearer.")
+    return token.strip()
+
+
+class Endpoint(GraphQLView[Context, None]):
+    def __init__(
+        self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: bool
+    ) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if ide else None)
+        self.services = services
+        self.verifier = verifier
+
+    def _context(self, request: Request | WebSocket) -> Context:
+        return Context(self.services, request.path_params.get("code"))
+
+    async def _admit(self, ctx: Context, token: str | None) -> Principal:
+        """Verify the token and the URL's cluster; a refused cluster is recorded there."""
+        ctx.principal = self.verifier.verify(bearer(token))
+        if ctx.cluster is not None:
+            await covered(ctx, ctx.cluster, "connect")
+        return ctx.principal
+
+    async def run(
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        if isinstance(request, WebSocket) or (
+            self.graphql_ide and self.should_render_graphql_ide(self.request_adapter_class(request))
+        ):
+            return await super().run(request, context, root_value)
+        ctx = self._context(request)
+        try:
+            await self._admit(ctx, request.headers.get("authorization"))
+        except (Unauthenticated, DomainError) as refusal:
+            return self._refused(request, refusal, ctx.request_id)
+        return await super().run(request, ctx, root_value)
+
+    def _refused(self, request: Request, refusal: Exception, request_id: str) -> Response:
+        assert isinstance(refusal, Unauthenticated | DomainError)
+        status = 401 if isinstance(refusal, Unauthenticated) else 403
+        log.info("refused %s (request %s): %s", request.url.path, request_id, refusal.code)
+        body = {"errors": [{"message": refusal.message, "extensions": extensions(refusal)}]}
+        response = Response(
+            self.encode_json(body),
+            status_code=status,
+            media_type=f"{negotiate(request.headers.get('accept'))}; charset=utf-8",
+        )
+        if status == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        return response
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return self._context(request)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        token = params.get("authorization") or params.get("Authorization")
+        try:
+            await self._admit(context, token if isinstance(token, str) else None)
+        except (Unauthenticated, DomainError) as refusal:
+            log.info("refused a subscription connection: %s", refusal.code)
+            raise ConnectionRejectionError({"code": refusal.code}) from refusal
+        unset: UnsetType = UNSET
+        return unset

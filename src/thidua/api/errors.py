@@ -1,0 +1,76 @@
+"""Refusals as GraphQL errors with stable `extensions.code`; anything else is masked.
+
+A domain refusal is the answer, not a failure: its code and Vietnamese message reach the
+caller. An unexpected exception is logged with the request id and shown only as
+INTERNAL_ERROR with that id, so nothing internal leaks.
+"""
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from thidua.api.tokens import Unauthenticated
+from thidua.domain.errors import DomainError, Forbidden, InvalidState, NotFound, RuleViolation
+from thidua.errors import ThiduaError
+from thidua.store.errors import ConcurrencyConflict
+
+log = logging.getLogger("thidua.api")
+
+KINDS: list[tuple[type[ThiduaError], str]] = [
+    (Unauthenticated, "UNAUTHENTICATED"),
+    (Forbidden, "FORBIDDEN"),
+    (NotFound, "NOT_FOUND"),
+    (InvalidState, "INVALID_STATE"),
+    (RuleViolation, "RULE_VIOLATION"),
+    (ConcurrencyConflict, "CONFLICT"),
+]
+
+
+class BadInput(ThiduaError):
+    code = "BAD_INPUT"
+
+
+def extensions(error: ThiduaError) -> dict[str, Any]:
+    kind = next((k for cls, k in KINDS if isinstance(error, cls)), "REFUSED")
+    found: dict[str, Any] = {"code": error.code, "kind": kind}
+    if isinstance(error, ConcurrencyConflict):
+        found |= {"expectedVersion": error.expected, "actualVersion": error.actual}
+    return found
+
+
+class CodedErrors(MaskErrors):
+    """Gives every error a code: refusals their own, GraphQL's own GRAPHQL_*, the rest
+    masked as INTERNAL_ERROR (logged with the request id)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        log.error("internal error (request %s)", request_id, exc_info=error.original_error)
+        return GraphQLError(
+            f"Lỗi nội bộ của máy chủ; mã yêu cầu {request_id}.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
+        )
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._coded(e) for e in errors]
+
+    def _coded(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, ThiduaError):
+            error.extensions = {**(error.extensions or {}), **extensions(original)}
+            error.message = original.message
+            return error
+        if original is None:
+            error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
+            return error
+        return self.anonymise_error(error)
+
+
+def refusal(error: ThiduaError) -> GraphQLError:
+    return GraphQLError(error.message, original_error=error, extensions=extensions(error))
+
+
+__all__ = ["BadInput", "CodedErrors", "DomainError", "extensions", "refusal"]

@@ -1,0 +1,339 @@
+"""Queries: clusters, their years (members, criteria, pledge, meetings, proposals),
+scorecards, standings now or as of a time or position, and the audit trail as a Relay
+connection. Every field asks `allowed` first; scorecards batch through a DataLoader."""
+
+import base64
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
+
+from thidua.api import types
+from thidua.api.access import allowed, context, covered, tenant_of
+from thidua.api.context import Context
+from thidua.api.errors import BadInput
+from thidua.api.tokens import ALL_CLUSTERS
+from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.errors import NotFound
+from thidua.domain.rights import Action, YearContext
+from thidua.projections import reads
+from thidua.projections.standings import Standing as StandingRow
+
+PAGE_CAP = 100
+
+
+async def _year(ctx: Context, tenant: str, year: int) -> ClusterYear:
+    """A cluster-year, loaded once per request."""
+
+    async def load(keys: list[tuple[str, int]]) -> list[ClusterYear | NotFound]:
+        found: list[ClusterYear | NotFound] = []
+        for t, y in keys:
+            try:
+                found.append(await ctx.services.emulation.year(t, y))
+            except NotFound as missing:
+                found.append(missing)
+        return found
+
+    loaded: ClusterYear = await ctx.loader("year", lambda: DataLoader(load)).load((tenant, year))
+    return loaded
+
+
+def _scorecards(ctx: Context) -> DataLoader[tuple[str, int, str, int | None], types.Scorecard]:
+    """Every scorecard a response asks for, read in two statements per cluster-year."""
+
+    async def load(keys: list[tuple[str, int, str, int | None]]) -> list[types.Scorecard]:
+        groups: dict[tuple[str, int, int | None], list[str]] = {}
+        for tenant, year, unit, position in keys:
+            groups.setdefault((tenant, year, position), []).append(unit)
+        found: dict[tuple[str, int, str, int | None], types.Scorecard] = {}
+        for (tenant, year, position), units in groups.items():
+            async with ctx.services.store.transaction(tenant) as conn:
+                cards = await reads.scorecards_at(conn, tenant, year, units, position)
+            for card in cards:
+                found[(tenant, year, card.unit, position)] = types.Scorecard.of(card)
+        return [found[k] for k in keys]
+
+    loader: DataLoader[Any, types.Scorecard] = ctx.loader("scorecards", lambda: DataLoader(load))
+    return loader
+
+
+@strawberry.type(description="Thứ hạng của một đơn vị, kèm phiếu chấm nếu người xem có quyền")
+class Standing(types.Standing):
+    tenant: strawberry.Private[str]
+    context: strawberry.Private[YearContext]
+    position: strawberry.Private[int | None]
+
+    @strawberry.field(description="Phiếu chấm của đơn vị tại cùng thời điểm")
+    async def scorecard(self, info: strawberry.Info) -> types.Scorecard:
+        ctx = context(info)
+        await allowed(ctx, self.tenant, Action.READ_OWN_UNIT, self.context, self.unit)
+        return await _scorecards(ctx).load((self.tenant, self.year, self.unit, self.position))
+
+
+def standings_of(
+    rows: list[StandingRow],
+    tenant: str,
+    context: YearContext,
+    position: int | None,
+    layer: types.Layer | None,
+) -> list[Standing]:
+    return [
+        Standing(**vars(types.Standing.of(r)), tenant=tenant, context=context, position=position)
+        for r in rows
+        if layer is None or r.layer == layer.value
+    ]
+
+
+@strawberry.type(description="Một năm thi đua của cụm")
+class Year:
+    tenant: strawberry.Private[str]
+    aggregate: strawberry.Private[ClusterYear]
+    today: strawberry.Private[date]
+
+    @strawberry.field
+    def year(self) -> int:
+        return self.aggregate.year
+
+    @strawberry.field(description="Phiên bản của năm, dùng làm expectedVersion")
+    def version(self) -> int:
+        return self.aggregate.version
+
+    @strawberry.field
+    def status(self) -> str:
+        return self.aggregate.status.value
+
+    @strawberry.field
+    def leader(self) -> str:
+        return self.aggregate.leader
+
+    @strawberry.field
+    def deputies(self) -> list[str]:
+        return list(self.aggregate.deputies)
+
+    @strawberry.field
+    def former_leaders(self) -> list[str]:
+        return list(self.aggregate.former_leaders)
+
+    @strawberry.field(description="Thành viên; với `on`, chỉ những đơn vị là thành viên ngày đó")
+    def members(self, on: date | None = None) -> list[types.Member]:
+        current = self.aggregate.members_on(on) if on else None
+        return [
+            types.Member.of(m)
+            for unit, m in sorted(self.aggregate.members.items())
+            if current is None or unit in current
+        ]
+
+    @strawberry.field
+    def rules(self) -> JSON:
+        return JSON(self.aggregate.rules.to_json())
+
+    @strawberry.field
+    def criteria_versions(self) -> list[types.CriteriaVersion]:
+        return [types.CriteriaVersion.of(c) for c in self.aggregate.criteria]
+
+    @strawberry.field
+    def inspections(self) -> list[types.Inspection]:
+        return [
+            types.Inspection(inspection_id=i, inspector=v["inspector"], units=list(v["units"]))
+            for i, v in sorted(self.aggregate.inspections.items())
+        ]
+
+    @strawberry.field(description="Cuộc họp, điểm danh và kết quả bỏ phiếu (chỉ số phiếu)")
+    def meetings(self) -> list[types.Meeting]:
+        return types.meetings(self.aggregate)
+
+    @strawberry.field
+    def proposals(self) -> list[types.Proposal]:
+        return types.proposals(self.aggregate)
+
+    @strawberry.field(description="Kết quả sơ kết giữa năm")
+    def mid_year_review(self) -> JSON | None:
+        review = self.aggregate.mid_year_review
+        return None if review is None else JSON(review)
+
+    @strawberry.field(description="Các phiên bản kết quả đã chốt, theo số phiên bản")
+    def results(self) -> JSON:
+        return JSON({str(v): r for v, r in sorted(self.aggregate.results.items())})
+
+    @strawberry.field
+    async def pledge(self, info: strawberry.Info) -> types.PledgeView | None:
+        try:
+            found = await context(info).services.emulation.pledge(self.tenant, self.aggregate.year)
+        except NotFound:
+            return None
+        return types.PledgeView.of(found)
+
+    @strawberry.field(description="Bảng xếp hạng hiện tại, hoặc tại thời điểm `asOf` / vị trí")
+    async def standings(
+        self,
+        info: strawberry.Info,
+        layer: types.Layer | None = None,
+        as_of: datetime | None = None,
+        at_position: int | None = None,
+    ) -> list[Standing]:
+        ctx = context(info)
+        if as_of is not None and at_position is not None:
+            raise BadInput("Chỉ nêu một trong hai: asOf hoặc atPosition.")
+        async with ctx.services.store.transaction(self.tenant) as conn:
+            position = at_position
+            if as_of is not None:
+                position = await reads.position_at(conn, self.tenant, as_of)
+            if position is None:
+                rows = await reads.standings(conn, self.tenant, self.aggregate.year)
+            else:
+                rows = await reads.standings_at(conn, self.tenant, self.aggregate.year, position)
+        return standings_of(rows, self.tenant, self.aggregate.context(self.today), position, layer)
+
+    @strawberry.field(description="Phiếu chấm của một đơn vị, hiện tại hoặc tại một vị trí")
+    async def scorecard(
+        self, info: strawberry.Info, unit: str, at_position: int | None = None
+    ) -> types.Scorecard:
+        ctx = context(info)
+        await allowed(
+            ctx, self.tenant, Action.READ_OWN_UNIT, self.aggregate.context(self.today), unit
+        )
+        return await _scorecards(ctx).load((self.tenant, self.aggregate.year, unit, at_position))
+
+
+@strawberry.input(description="Lọc lịch sử thay đổi")
+class AuditFilterInput:
+    unit: str | None = None
+    criterion: str | None = None
+    actor: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: types.AuditEntry
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="Lịch sử thay đổi theo thứ tự ghi nhật ký (Relay connection)")
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+
+
+def cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{position}".encode()).decode()
+
+
+def position_of(after: str | None) -> int:
+    if after is None:
+        return 0
+    try:
+        kind, position = base64.urlsafe_b64decode(after.encode()).decode().split(":")
+        if kind != "audit":
+            raise ValueError(kind)
+        return int(position)
+    except ValueError as exc:
+        raise BadInput("Con trỏ phân trang (after) không hợp lệ.") from exc
+
+
+@strawberry.type(description="Một cụm thi đua")
+class Cluster:
+    code: str
+    name: str
+
+    @strawberry.field(description="Vị trí cuối của nhật ký sự kiện của cụm")
+    async def position(self, info: strawberry.Info) -> int:
+        head, _ = await context(info).services.store.head(self.code)
+        return head
+
+    @strawberry.field
+    async def year(self, info: strawberry.Info, year: int) -> Year | None:
+        ctx = context(info)
+        try:
+            found = await _year(ctx, self.code, year)
+        except NotFound:
+            return None
+        today = ctx.services.emulation.today()
+        await allowed(ctx, self.code, Action.READ_PUBLISHED, found.context(today))
+        return Year(tenant=self.code, aggregate=found, today=today)
+
+    @strawberry.field(description="Ai đã thay đổi gì, khi nào, vì sao")
+    async def audit_trail(
+        self,
+        info: strawberry.Info,
+        filter: AuditFilterInput | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> AuditConnection:
+        ctx = context(info)
+        await allowed(ctx, self.code, Action.READ_AUDIT, YearContext(leader=None))
+        if not 0 < first <= PAGE_CAP:
+            raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
+        given = filter or AuditFilterInput()
+        where = reads.AuditFilter(**vars(given), after_position=position_of(after))
+        async with ctx.services.store.transaction(self.code) as conn:
+            rows = await reads.audit_history(conn, self.code, where, first + 1)
+        edges = [
+            AuditEdge(cursor=cursor(r["position"]), node=types.AuditEntry.of(r))
+            for r in rows[:first]
+        ]
+        return AuditConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                has_previous_page=where.after_position > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+@strawberry.type(description="Người đang gọi, theo token")
+class Me:
+    person: str
+    name: str | None
+    unit: str | None
+    roles: list[str]
+    clusters: list[str]
+
+
+async def cluster_named(ctx: Context, code: str) -> Cluster:
+    await covered(ctx, code, "read_cluster")
+    return Cluster(code=code, name=await ctx.services.store.tenant_name(code))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def me(self, info: strawberry.Info) -> Me:
+        caller = context(info).caller()
+        return Me(
+            person=caller.person,
+            name=caller.name,
+            unit=caller.unit,
+            roles=[r.value for r in caller.roles],
+            clusters=sorted(caller.clusters),
+        )
+
+    @strawberry.field(description="Cụm của điểm truy cập, hoặc cụm được nêu tại /graphql")
+    async def cluster(self, info: strawberry.Info, code: str | None = None) -> Cluster:
+        ctx = context(info)
+        return await cluster_named(ctx, tenant_of(ctx, code))
+
+    @strawberry.field(description="Các cụm mà token của bạn có quyền")
+    async def clusters(self, info: strawberry.Info) -> list[Cluster]:
+        ctx = context(info)
+        if ctx.cluster is not None:
+            return [await cluster_named(ctx, ctx.cluster)]
+        codes = set(ctx.caller().clusters)
+        if ALL_CLUSTERS in codes:
+            progress = await ctx.services.store.projection_progress()
+            codes = {r["tenant_id"] for r in progress}
+        return [await cluster_named(ctx, c) for c in sorted(codes)]

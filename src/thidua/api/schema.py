@@ -1,0 +1,36 @@
+"""The schema and its limits: depth, tokens, aliases, cost, introspection, coded errors."""
+
+from typing import Any
+
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry import Schema
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+
+from thidua.api.errors import CodedErrors
+from thidua.api.limits import cost_rule
+from thidua.api.mutations import Mutation
+from thidua.api.queries import Query
+from thidua.api.subscriptions import Subscription
+
+MAX_DEPTH = 10
+MAX_TOKENS = 2_000
+MAX_ALIASES = 30
+
+
+def build_schema(introspection: bool = True) -> Schema:
+    rules: list[type[ASTValidationRule]] = [cost_rule()]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions: list[Any] = [  # instances, which Strawberry accepts
+        CodedErrors(),
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        AddValidationRules(rules),
+    ]
+    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)

@@ -1,0 +1,78 @@
+"""Live dashboards: standings changed, and audit entries as they land. Each wakes on the
+cluster's NOTIFY (from this instance or any other), so subscribers on every instance see
+every commit; the log position tells whether anything moved."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from thidua.api import types
+from thidua.api.access import allowed, context, tenant_of
+from thidua.api.context import Context
+from thidua.api.queries import Standing, _year, standings_of
+from thidua.domain.rights import Action, YearContext
+from thidua.projections import reads
+
+POLL = 5.0  # seconds: a missed notification is caught by this
+
+
+@strawberry.type(description="Bảng xếp hạng tại một vị trí của nhật ký")
+class StandingsUpdate:
+    position: int
+    standings: list[Standing]
+
+
+async def _wakes(ctx: Context, tenant: str) -> AsyncGenerator[int, None]:
+    """The cluster's head position, now and each time it may have moved."""
+    store = ctx.services.store
+    async with store.watch(tenant) as woken:
+        while True:
+            woken.clear()
+            head, _ = await store.head(tenant)
+            yield head
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), POLL)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Bảng xếp hạng mỗi khi nó thay đổi")
+    async def standings_changed(
+        self, info: strawberry.Info, year: int, layer: types.Layer | None = None
+    ) -> AsyncGenerator[StandingsUpdate, None]:
+        ctx = context(info)
+        tenant = tenant_of(ctx)
+        cluster_year = await _year(ctx, tenant, year)
+        today = ctx.services.emulation.today()
+        await allowed(ctx, tenant, Action.READ_PUBLISHED, cluster_year.context(today))
+        shown: list[Standing] | None = None
+        async for head in _wakes(ctx, tenant):
+            async with ctx.services.store.transaction(tenant) as conn:
+                rows = await reads.standings(conn, tenant, year)
+            found = standings_of(rows, tenant, cluster_year.context(today), None, layer)
+            if found != shown:
+                shown = found
+                yield StandingsUpdate(position=head, standings=found)
+
+    @strawberry.subscription(description="Mỗi thay đổi được ghi vào nhật ký của cụm")
+    async def audit_events(
+        self, info: strawberry.Info, after_position: int | None = None
+    ) -> AsyncGenerator[types.AuditEntry, None]:
+        ctx = context(info)
+        tenant = tenant_of(ctx)
+        await allowed(ctx, tenant, Action.READ_AUDIT, YearContext(leader=None))
+        seen = after_position
+        async for head in _wakes(ctx, tenant):
+            if seen is None:
+                seen = head  # from now on
+            while seen < head:
+                where = reads.AuditFilter(after_position=seen)
+                async with ctx.services.store.transaction(tenant) as conn:
+                    rows = await reads.audit_history(conn, tenant, where, 500)
+                if not rows:
+                    break  # the audit row lands with its event; a catch-up is behind
+                for row in rows:
+                    yield types.AuditEntry.of(row)
+                    seen = row["position"]

@@ -1,0 +1,135 @@
+"""Signed JWTs: who is calling, in which roles, for which unit and clusters.
+
+Claims follow OIDC (`sub`, `name`, `iss`, `aud`, `exp`) plus three of ours: `roles`,
+`clusters` (cluster codes, or "*" for the city's view of all) and `unit`. Development signs
+with HS256 and a shared secret; real deployments verify RS256/ES256 against a JWKS.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from thidua.config import Settings
+from thidua.domain.rights import Role
+from thidua.errors import ThiduaError
+
+ASYMMETRIC = ["RS256", "ES256"]
+ALL_CLUSTERS = "*"
+
+
+class Unauthenticated(ThiduaError):
+    code = "UNAUTHENTICATED"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller."""
+
+    person: str
+    name: str | None
+    roles: tuple[Role, ...]
+    clusters: frozenset[str]
+    unit: str | None = None
+
+    def covers(self, cluster: str) -> bool:
+        return cluster in self.clusters or ALL_CLUSTERS in self.clusters
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> "Principal":
+        try:
+            roles = tuple(Role(r) for r in claims.get("roles", []))
+        except ValueError as exc:
+            raise Unauthenticated("Token mang một vai trò không tồn tại.") from exc
+        clusters = claims.get("clusters", [])
+        if not roles or not isinstance(clusters, list) or not clusters:
+            raise Unauthenticated("Token không nêu vai trò hoặc cụm thi đua của người dùng.")
+        return cls(
+            person=str(claims["sub"]),
+            name=claims.get("name"),
+            roles=roles,
+            clusters=frozenset(str(c) for c in clusters),
+            unit=claims.get("unit"),
+        )
+
+
+class TokenVerifier:
+    """Checks a bearer token's signature, expiry, issuer and audience."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tokens = settings.tokens
+        self.secret = settings.token_secret()
+        self.jwks_client = jwt.PyJWKClient(self.tokens.jwks_url) if self.tokens.jwks_url else None
+        self.jwks = (
+            jwt.PyJWKSet.from_json(self.tokens.jwks_file.read_text())
+            if self.tokens.jwks_file
+            else None
+        )
+
+    def _key(self, token: str) -> tuple[Any, list[str]]:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") == "HS256":
+            if self.secret is None:
+                raise Unauthenticated("Máy chủ không nhận token ký bằng khóa dùng chung.")
+            return self.secret, ["HS256"]
+        if self.jwks_client is not None:
+            return self.jwks_client.get_signing_key_from_jwt(token).key, ASYMMETRIC
+        if self.jwks is not None:
+            found = [k for k in self.jwks.keys if k.key_id == header.get("kid")]
+            if found:
+                return found[0].key, ASYMMETRIC
+        raise Unauthenticated("Không tìm thấy khóa để kiểm tra chữ ký của token.")
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key, algorithms = self._key(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.tokens.audience,
+                issuer=self.tokens.issuer,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("Token đã hết hạn; vui lòng đăng nhập lại.") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise Unauthenticated("Token không hợp lệ hoặc chữ ký không đúng.") from exc
+        return Principal.from_claims(claims)
+
+
+def development_token(
+    settings: Settings,
+    sub: str,
+    clusters: list[str],
+    roles: list[Role],
+    unit: str | None = None,
+    ttl: int = 8 * 3600,
+    name: str | None = None,
+) -> str:
+    """An HS256 token signed with the development secret (`thidua token`)."""
+    secret = settings.token_secret()
+    if secret is None:
+        raise Unauthenticated("Chưa cấu hình THIDUA_JWT_SECRET nên không thể ký token.")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "roles": [r.value for r in roles],
+        "clusters": clusters,
+        "iss": settings.tokens.issuer,
+        "aud": settings.tokens.audience,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if unit:
+        claims["unit"] = unit
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def describe(principal: Principal) -> str:
+    """For logs: who, never the token."""
+    return json.dumps({"sub": principal.person, "roles": [r.value for r in principal.roles]})

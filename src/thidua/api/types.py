@@ -1,0 +1,350 @@
+"""The GraphQL output types, built from the domain's aggregates and the read models.
+
+Points are exact decimals written with two places ("92.50"), never floats.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.criteria import CriteriaSet
+from thidua.domain.membership import Membership
+from thidua.domain.pledge import Pledge
+from thidua.domain.scorecard import Layer as DomainLayer
+from thidua.projections.reads import ScorecardAt
+from thidua.projections.standings import Standing as StandingRow
+
+CENTS = Decimal("0.01")
+
+
+def points(value: Decimal | str | None) -> str | None:
+    return None if value is None else str(Decimal(value).quantize(CENTS))
+
+
+# The domain's own enum, registered as the GraphQL enum Layer.
+Layer = DomainLayer
+strawberry.enum(Layer, name="Layer", description="Lớp điểm: tự chấm, thẩm định, thành phố")
+
+
+@strawberry.enum(description="Danh hiệu đề nghị")
+class Award(Enum):
+    FLAG = "flag"
+    CERTIFICATE = "certificate"
+
+
+@strawberry.type(description="Một đơn vị thành viên và thời gian tham gia cụm")
+class Member:
+    unit: str
+    name: str
+    joined_on: date
+    left_on: date | None
+    merged_into: str | None
+
+    @classmethod
+    def of(cls, m: Membership) -> "Member":
+        return cls(
+            unit=m.unit,
+            name=m.name,
+            joined_on=m.joined_on,
+            left_on=m.left_on,
+            merged_into=m.merged_into,
+        )
+
+
+@strawberry.type
+class Criterion:
+    code: str
+    title: str
+    part: str
+    max_points: str | None
+    kind: str
+    parent: str | None
+
+
+@strawberry.type(description="Một phiên bản bộ tiêu chí cụm đã thông qua, với các sửa đổi")
+class CriteriaVersion:
+    version: str
+    effective_from: date
+    template_name: str
+    template_version: str
+    amended_codes: list[str]
+    bonus_cap: str
+    criteria: list[Criterion]
+
+    @classmethod
+    def of(cls, adopted: dict[str, Any]) -> "CriteriaVersion":
+        found = CriteriaSet.from_json(adopted["criteria"])
+        return cls(
+            version=found.version,
+            effective_from=found.effective_from,
+            template_name=adopted["template_name"],
+            template_version=adopted["template_version"],
+            amended_codes=list(adopted["amended"]),
+            bonus_cap=points(found.bonus_cap) or "0.00",
+            criteria=[
+                Criterion(
+                    code=c.code,
+                    title=c.title,
+                    part=c.part,
+                    max_points=points(c.max_points),
+                    kind=c.kind.value,
+                    parent=c.parent,
+                )
+                for c in found.criteria
+            ],
+        )
+
+
+@strawberry.type
+class Inspection:
+    inspection_id: str
+    inspector: str
+    units: list[str]
+
+
+@strawberry.type(description="Một vòng bỏ phiếu kín: chỉ có kết quả kiểm phiếu")
+class BallotTally:
+    number: int
+    candidate: str
+    question: str
+    open: bool
+    yes: int | None
+    no: int
+    blank: int
+    base: int
+    passed: bool | None
+
+
+@strawberry.type
+class Meeting:
+    meeting_id: str
+    title: str
+    held_on: date
+    members: list[str]
+    present: list[str]
+    quorum: bool
+    ballots: list[BallotTally]
+
+
+@strawberry.type
+class Proposal:
+    proposal_id: str
+    award: Award
+    units: list[str]
+    result_version: int
+    documents: list[str]
+    superseded: bool
+
+
+@strawberry.type
+class Signature:
+    unit: str
+    person: str
+    signed_at: datetime
+
+
+@strawberry.type
+class Topic:
+    topic_id: str
+    unit: str
+    kind: str
+    title: str
+    registered_at: datetime
+    carried_out: bool | None
+    note: str | None
+
+
+@strawberry.type(description="Giao ước thi đua của năm, chữ ký và đề tài, mô hình mới")
+class PledgeView:
+    year: int
+    version: int
+    commitments: list[str]
+    targets: list[str]
+    signatures: list[Signature]
+    topics: list[Topic]
+
+    @classmethod
+    def of(cls, pledge: Pledge) -> "PledgeView":
+        return cls(
+            year=pledge.year,
+            version=pledge.version,
+            commitments=list(pledge.commitments),
+            targets=list(pledge.targets),
+            signatures=[
+                Signature(unit=u, person=s["person"], signed_at=s["at"])
+                for u, s in sorted(pledge.signatures.items())
+            ],
+            topics=[
+                Topic(
+                    topic_id=tid,
+                    unit=t["unit"],
+                    kind=t["kind"],
+                    title=t["title"],
+                    registered_at=t["registered_at"],
+                    carried_out=t["carried_out"],
+                    note=t["note"],
+                )
+                for tid, t in sorted(pledge.topics.items())
+            ],
+        )
+
+
+@strawberry.type
+class ScoreEntry:
+    layer: Layer
+    criterion: str
+    points: str
+    explanation: str
+    evidence: list[str]
+    criteria_version: str
+    scored_at: datetime
+    position: int = strawberry.field(description="Vị trí trong nhật ký nơi điểm này được ghi")
+
+
+@strawberry.type(description="Phiếu chấm điểm của một đơn vị, mọi lớp điểm")
+class Scorecard:
+    year: int
+    unit: str
+    submitted_at: datetime | None
+    entries: list[ScoreEntry]
+
+    @classmethod
+    def of(cls, card: ScorecardAt) -> "Scorecard":
+        return cls(
+            year=card.year,
+            unit=card.unit,
+            submitted_at=card.submitted_at,
+            entries=[
+                ScoreEntry(
+                    layer=Layer(e.layer),
+                    criterion=e.code,
+                    points=points(e.points) or "0.00",
+                    explanation=e.explanation,
+                    evidence=list(e.evidence),
+                    criteria_version=e.criteria_version,
+                    scored_at=e.scored_at,
+                    position=e.position,
+                )
+                for e in card.entries
+            ],
+        )
+
+
+@strawberry.type(name="StandingFigures")  # served as queries.Standing, with its scorecard
+class Standing:
+    year: int
+    layer: Layer
+    unit: str
+    rank: int
+    decided_by: str = strawberry.field(description="Quy tắc phân định thứ hạng đã áp dụng")
+    first: bool
+    may_be_first: bool
+    floor: list[str] = strawberry.field(description="Lý do không được xếp thứ nhất")
+    base: str
+    bonus: str
+    deductions: str
+    total: str
+    parts: JSON
+    complete: bool
+    submitted_at: datetime | None
+    flagged: list[str]
+    new_model: bool
+    criteria_version: str
+    on_day: date
+
+    @classmethod
+    def of(cls, row: StandingRow) -> "Standing":
+        return cls(
+            year=row.year,
+            layer=Layer(row.layer),
+            unit=row.unit,
+            rank=row.rank,
+            decided_by=row.decided_by,
+            first=row.first,
+            may_be_first=row.may_be_first,
+            floor=list(row.floor),
+            base=points(row.base) or "0.00",
+            bonus=points(row.bonus) or "0.00",
+            deductions=points(row.deductions) or "0.00",
+            total=points(row.total) or "0.00",
+            parts=JSON({k: points(v) for k, v in row.parts.items()}),
+            complete=row.complete,
+            submitted_at=row.submitted_at,
+            flagged=list(row.flagged),
+            new_model=row.new_model,
+            criteria_version=row.criteria_version,
+            on_day=row.on_day,
+        )
+
+
+@strawberry.type
+class AuditEntry:
+    position: int
+    stream_id: str
+    event_type: str
+    subject: str | None
+    item: str | None
+    year: int | None
+    unit: str | None
+    criteria: list[str]
+    before: JSON | None
+    after: JSON | None
+    actor: str | None
+    role: str | None
+    reason: str | None
+    recorded_at: datetime
+    occurred_at: datetime | None
+    correlation_id: str | None
+    causation_id: str | None
+    request_id: str | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> "AuditEntry":
+        return cls(**{f: row.get(f) for f in cls.__annotations__})  # type: ignore[arg-type]
+
+
+def meetings(year: ClusterYear) -> list[Meeting]:
+    return [
+        Meeting(
+            meeting_id=m.meeting_id,
+            title=m.title,
+            held_on=m.held_on,
+            members=sorted(m.members),
+            present=sorted(m.present),
+            quorum=m.quorum(year.rules),
+            ballots=[
+                BallotTally(
+                    number=r.number,
+                    candidate=r.candidate,
+                    question=r.question,
+                    open=r.passed is None,
+                    yes=r.yes,
+                    no=r.no,
+                    blank=r.blank,
+                    base=r.base,
+                    passed=r.passed,
+                )
+                for r in m.rounds
+            ],
+        )
+        for m in year.meetings.values()
+    ]
+
+
+def proposals(year: ClusterYear) -> list[Proposal]:
+    return [
+        Proposal(
+            proposal_id=p.proposal_id,
+            award=Award(p.award.value),
+            units=list(p.units),
+            result_version=p.result_version,
+            documents=list(p.documents),
+            superseded=p.superseded,
+        )
+        for p in year.proposals.values()
+    ]
