@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry import Schema
 from strawberry.extensions import (
@@ -22,15 +23,22 @@ MAX_TOKENS = 2_000
 MAX_ALIASES = 30
 
 
+class ApiSchema(Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Refusals are answers, not failures: CodedErrors logs the unexpected ones."""
+
+
 def build_schema(introspection: bool = True) -> Schema:
     rules: list[type[ASTValidationRule]] = [cost_rule()]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Any] = [  # instances, which Strawberry accepts
-        CodedErrors(),
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        AddValidationRules(rules),
+    extensions: list[Any] = [  # a fresh instance per request
+        CodedErrors,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(rules),
     ]
-    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return ApiSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )

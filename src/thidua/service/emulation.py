@@ -8,6 +8,7 @@ so nothing they read can move before they land.
 """
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
 from thidua.service.command import Command, Recorded, local_day, utc_now
 from thidua.service.repository import Repository, read_version
-from thidua.store.errors import ConcurrencyConflict
+from thidua.store.errors import ConcurrencyConflict, TenantExists
 from thidua.store.eventstore import EventStore
 
 CITY_TENANT = "thanh-pho"  # the city board's own log: its criteria templates
@@ -172,6 +173,9 @@ class Emulation:
     async def publish_template(
         self, command: Command, name: str, criteria: CriteriaSet
     ) -> Recorded:
+        with contextlib.suppress(TenantExists):  # the city's own log, made on first use
+            await self.store.create_tenant(CITY_TENANT, CITY_NAME)
+
         async def decide() -> Decision:
             authorise(command.actor, Action.PUBLISH_CRITERIA, YearContext(leader=None))
             template = await self.repo.get(
