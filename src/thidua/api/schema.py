@@ -42,3 +42,7 @@ def build_schema(introspection: bool = True) -> Schema:
     return ApiSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+
+
+if __name__ == "__main__":  # python -m thidua.api.schema > schema/schema.graphql
+    print(build_schema())

@@ -45,6 +45,7 @@ class EventStore:
         self._pool = pool
         self._notifier = Notifier(dsn, pool)
         self.inline: list[InlineHook] = []
+        self.query_log: list[str] | None = None  # set to a list to record every statement
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 0, max_size: int = 10) -> "EventStore":
@@ -64,7 +65,7 @@ class EventStore:
         """A transaction that sees and writes only this tenant's rows."""
         if not TENANT_CODE.match(tenant):
             raise UnknownTenant(tenant)
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, self._logged(conn):
             # One round trip; the code was checked above, so it is safe as a literal.
             await conn.execute(f"BEGIN; SELECT set_config('thidua.tenant', '{tenant}', true)")
             try:
@@ -75,6 +76,23 @@ class EventStore:
                     await conn.execute("ROLLBACK")
                 raise
             await conn.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def _logged(self, conn: Connection) -> AsyncIterator[None]:
+        """Statements recorded in query_log, for tests that count them."""
+        log = self.query_log
+        if log is None:
+            yield
+            return
+
+        def record(query: asyncpg.connection.LoggedQuery) -> None:
+            log.append(query.query)
+
+        conn.add_query_logger(record)
+        try:
+            yield
+        finally:
+            conn.remove_query_logger(record)
 
     async def create_tenant(self, tenant: str, name: str) -> None:
         """Register a cluster with an empty log."""
