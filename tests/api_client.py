@@ -24,7 +24,7 @@ from thidua.service.emulation import Emulation
 from thidua.store import EventStore
 from thidua.web.app import create_app
 
-SECRET = "test-secret-not-for-production"
+SECRET = "a-test-secret-that-is-not-for-production"
 
 
 def settings(dsn: str, **changes: Any) -> Settings:
@@ -87,7 +87,8 @@ class Api:
     ) -> dict[str, Any]:
         """The data of a request that must succeed."""
         status, body = await self.post(query, variables, token=token, cluster=cluster)
-        assert status == 200 and "errors" not in body, body
+        assert status == 200, body
+        assert "errors" not in body, body
         data: dict[str, Any] = body["data"]
         return data
 
