@@ -2,7 +2,8 @@
 requests/s and latency percentiles from this separate process, which reports its CPU.
 
     thidua serve --demo &
-    python bench/api_read.py --token "$(thidua token --sub bench --cluster cum-xii --role dashboard)"
+    TOKEN=$(thidua token --sub bench --cluster cum-xii --role dashboard)
+    python bench/api_read.py --token "$TOKEN"
 """
 
 import argparse

@@ -30,7 +30,7 @@ async def played(api: Api, units: int) -> str:
     base = DEMO[0]
     code = f"cum-sql-{uuid.uuid4().hex[:6]}"
     names = [(f"don-vi-{i}", f"Đơn vị số {i}") for i in range(units)]
-    cluster = replace(base, code=code, units=tuple(names), deputies=1)
+    cluster = replace(base, code=code, units=names, deputies=1)
     await api.store.create_tenant(code, "Cụm đếm câu lệnh")
     await play_year(service, clock, cluster)
     return code
@@ -65,7 +65,7 @@ async def test_a_retried_mutation_records_once_and_a_stale_version_is_refused(ds
         sec = token(dsn, "Văn phòng", [cluster], Role.SECRETARIAT, "don-vi-1")  # the new leader
         before, _ = await api.store.head(cluster)
         convene = (
-            "mutation ($key: String, $v: Int) { conveneMeeting(year: 2025, meetingId: \"sk\","
+            'mutation ($key: String, $v: Int) { conveneMeeting(year: 2025, meetingId: "sk",'
             ' title: "Sơ kết", heldOn: "2026-01-20", idempotencyKey: $key, expectedVersion: $v)'
             " { version positions } }"
         )

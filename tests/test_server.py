@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from api_client import settings
 from thidua.bootstrap import Runtime
-from thidua.config import Settings
 from thidua.projections.runtime import Projector
 from thidua.store import EventStore
 from thidua.web.app import create_app
@@ -32,7 +32,7 @@ def free_port() -> int:
 async def serving(dsn: str) -> AsyncIterator[str]:
     """The app on a real port, as `thidua serve` runs it; yields its base URL."""
     store = await EventStore.open(dsn)
-    runtime = Runtime(Settings(database_url=dsn, data_dir=Path(".")), dsn, store, Projector(store))
+    runtime = Runtime(settings(dsn), dsn, store, Projector(store))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(runtime), port=port, lifespan="off", log_level="warning")
