@@ -202,7 +202,8 @@ async def test_a_year_over_http(dsn: str) -> None:
                     explanation="Tự đánh giá",
                     evidence=["Báo cáo 01"],
                 )
-        ranked = await standings(api, people.dashboard, cluster, layer="SELF")
+        assert await standings(api, people.dashboard, cluster, layer="SELF") == []  # drafts
+        ranked = await standings(api, people.auditor, cluster, layer="SELF")
         assert [(r["unit"], r["rank"], above(r)) for r in ranked] == [
             (LEADER, 1, "28.00"),
             (DEPUTY, 2, "26.00"),
@@ -301,7 +302,7 @@ async def test_a_year_over_http(dsn: str) -> None:
         assert inspected[-1]["after"]["points"] == "22"
 
         # Time travel: the standings as they stood before the inspection are unchanged.
-        past = await standings(api, people.dashboard, cluster, layer="SELF", at=position_before)
+        past = await standings(api, people.auditor, cluster, layer="SELF", at=position_before)
         assert [(r["unit"], above(r)) for r in past] == [
             (LEADER, "28.00"),
             (DEPUTY, "26.00"),

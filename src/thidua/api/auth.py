@@ -18,7 +18,7 @@ def check_cluster(principal: Principal, cluster: str) -> None:
         )
 
 
-def _possible(unit: str | None, target: str | None) -> YearContext:
+def possible_year(unit: str | None, target: str | None) -> YearContext:
     """A year in which the actor's unit leads, inspects the target and is a member."""
     units = frozenset(u for u in (unit, target) if u)
     pair = frozenset({(unit, target)}) if unit and target else frozenset()
@@ -34,16 +34,31 @@ def act(
 ) -> Actor:
     """The actor to run as: the first of the token's roles that may do the action.
 
-    With the year's context the decision is final; without it (a command, which the
-    service decides again on the year it loads) a role is chosen that could do it.
+    A role that no year allows is refused at once. With the year's context the decision
+    is final; without it (a command, which the service decides again on the year it
+    loads, or a right no year changes, like reading the audit trail) a role is chosen
+    that could do it.
     """
     check_cluster(principal, cluster)
     actors = [Actor(principal.person, role, principal.unit) for role in principal.roles]
-    context = year or _possible(principal.unit, unit)
-    for actor in actors:
-        if may(actor, action, context, unit):
-            return actor
+    possible = possible_year(principal.unit, unit)
+    capable = [a for a in actors if may(a, action, possible, unit)]
+    if not capable:  # no year would allow it: refused in the role's own words
+        authorise(actors[0], action, possible, unit)
     if year is None:
-        return actors[0]  # the service refuses it with the year's own words, and records it
-    authorise(actors[0], action, year, unit)
+        return capable[0]  # the service decides on the year it loads, and records a refusal
+    for actor in capable:
+        if may(actor, action, year, unit):
+            return actor
+    authorise(capable[0], action, year, unit)
     raise AssertionError("authorise refuses what may does not allow")
+
+
+def permits(
+    principal: Principal, action: Action, year: YearContext, unit: str | None = None
+) -> bool:
+    """Whether any of the caller's roles may, without refusing (to filter what is shown)."""
+    return any(
+        may(Actor(principal.person, role, principal.unit), action, year, unit)
+        for role in principal.roles
+    )

@@ -12,12 +12,14 @@ from strawberry.scalars import JSON
 
 from thidua.api import types
 from thidua.api.access import allowed, context, covered, tenant_of
+from thidua.api.auth import permits
 from thidua.api.context import Context
 from thidua.api.errors import BadInput
 from thidua.api.tokens import ALL_CLUSTERS
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.errors import NotFound
 from thidua.domain.rights import Action, YearContext
+from thidua.domain.scorecard import Layer
 from thidua.projections import reads
 from thidua.projections.standings import Standing as StandingRow
 
@@ -73,16 +75,21 @@ class Standing(types.Standing):
 
 
 def standings_of(
+    ctx: Context,
     rows: list[StandingRow],
     tenant: str,
     context: YearContext,
     position: int | None,
     layer: types.Layer | None,
 ) -> list[Standing]:
+    """The rows asked for; a unit's self-assessment is its draft, shown only to those who
+    may read that unit's drafts."""
+    viewer = ctx.caller()
     return [
         Standing(**vars(types.Standing.of(r)), tenant=tenant, context=context, position=position)
         for r in rows
-        if layer is None or r.layer == layer.value
+        if (layer is None or r.layer == layer.value)
+        and (r.layer != Layer.SELF or permits(viewer, Action.READ_OWN_UNIT, context, r.unit))
     ]
 
 
@@ -184,7 +191,9 @@ class Year:
                 rows = await reads.standings(conn, self.tenant, self.aggregate.year)
             else:
                 rows = await reads.standings_at(conn, self.tenant, self.aggregate.year, position)
-        return standings_of(rows, self.tenant, self.aggregate.context(self.today), position, layer)
+        return standings_of(
+            ctx, rows, self.tenant, self.aggregate.context(self.today), position, layer
+        )
 
     @strawberry.field(description="Phiếu chấm của một đơn vị, hiện tại hoặc tại một vị trí")
     async def scorecard(
@@ -273,7 +282,7 @@ class Cluster:
         after: str | None = None,
     ) -> AuditConnection:
         ctx = context(info)
-        await allowed(ctx, self.code, Action.READ_AUDIT, YearContext(leader=None))
+        await allowed(ctx, self.code, Action.READ_AUDIT, None)
         if not 0 < first <= PAGE_CAP:
             raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
         given = filter or AuditFilterInput()

@@ -12,7 +12,7 @@ from thidua.api import types
 from thidua.api.access import allowed, context, tenant_of
 from thidua.api.context import Context
 from thidua.api.queries import Standing, _year, standings_of
-from thidua.domain.rights import Action, YearContext
+from thidua.domain.rights import Action
 from thidua.projections import reads
 
 POLL = 5.0  # seconds: a missed notification is caught by this
@@ -51,7 +51,7 @@ class Subscription:
         async for head in _wakes(ctx, tenant):
             async with ctx.services.store.transaction(tenant) as conn:
                 rows = await reads.standings(conn, tenant, year)
-            found = standings_of(rows, tenant, cluster_year.context(today), None, layer)
+            found = standings_of(ctx, rows, tenant, cluster_year.context(today), None, layer)
             if found != shown:
                 shown = found
                 yield StandingsUpdate(position=head, standings=found)
@@ -62,7 +62,7 @@ class Subscription:
     ) -> AsyncGenerator[types.AuditEntry, None]:
         ctx = context(info)
         tenant = tenant_of(ctx)
-        await allowed(ctx, tenant, Action.READ_AUDIT, YearContext(leader=None))
+        await allowed(ctx, tenant, Action.READ_AUDIT, None)
         seen = after_position
         async for head in _wakes(ctx, tenant):
             if seen is None:
