@@ -108,9 +108,7 @@ class Api:
 
 
 @asynccontextmanager
-async def serving(
-    dsn: str, clock: Calendar | None = None, **changes: Any
-) -> AsyncIterator[Api]:
+async def serving(dsn: str, clock: Calendar | None = None, **changes: Any) -> AsyncIterator[Api]:
     """The app as `thidua serve` runs it (inline projections attached), on a real port."""
     store = await EventStore.open(dsn, max_size=20)
     projector = Projector(store)

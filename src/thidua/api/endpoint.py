@@ -5,6 +5,7 @@ set headers there) send `{"authorization": "Bearer ..."}` as connection_init pay
 import logging
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -16,6 +17,7 @@ from thidua.api.access import covered
 from thidua.api.context import Context, Services
 from thidua.api.errors import extensions
 from thidua.api.http import GraphQLView, negotiate
+from thidua.api.limits import NUL_MESSAGE, has_nul
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
 
@@ -60,6 +62,14 @@ class Endpoint(GraphQLView[Context, None]):
         except (Unauthenticated, DomainError) as refusal:
             return self._refused(request, refusal, ctx.request_id)
         return await super().run(request, ctx, root_value)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Variables must be storable text too (a NUL would stop a projection)."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if has_nul(item.variables):
+                raise HTTPException(400, NUL_MESSAGE)
+        return data
 
     def _refused(self, request: Request, refusal: Exception, request_id: str) -> Response:
         assert isinstance(refusal, Unauthenticated | DomainError)

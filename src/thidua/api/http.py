@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
+BAD_REQUEST = {"code": "BAD_REQUEST"}
 
 
 def negotiate(accept: str | None) -> str:
@@ -92,7 +93,9 @@ class GraphQLView(GraphQL[Context, RootValue]):
         except HTTPException as e:
             media = negotiate(request.headers.get("accept"))
             response = Response(
-                self.encode_json({"errors": [{"message": e.reason}]}),
+                self.encode_json(
+                    {"errors": [{"message": e.reason, "extensions": {"code": "BAD_REQUEST"}}]}
+                ),
                 status_code=e.status_code,
                 media_type=f"{media}; charset=utf-8",
             )

@@ -13,6 +13,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     IntValueNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
 )
@@ -66,3 +67,25 @@ def cost_rule(budget: int = BUDGET) -> type[ValidationRule]:
                 )
 
     return CostRule
+
+
+NUL_MESSAGE = "Văn bản không được chứa ký tự NUL (\\u0000)."
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL hides anywhere in a value: PostgreSQL text cannot hold one."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class NoNulRule(ValidationRule):
+    """String literals must be storable text."""
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if has_nul(node.value):
+            self.report_error(GraphQLError(NUL_MESSAGE, node, extensions={"code": "BAD_INPUT"}))

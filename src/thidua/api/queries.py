@@ -2,6 +2,7 @@
 scorecards, standings now or as of a time or position, and the audit trail as a Relay
 connection. Every field asks `allowed` first; scorecards batch through a DataLoader."""
 
+import asyncio
 import base64
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +39,9 @@ async def _year(ctx: Context, tenant: str, year: int) -> ClusterYear:
                 found.append(missing)
         return found
 
-    loaded: ClusterYear = await ctx.loader("year", lambda: DataLoader(load)).load((tenant, year))
+    # Shielded: a field cancelled beside an error must not cancel its siblings' shared load.
+    loading = ctx.loader("year", lambda: DataLoader(load)).load((tenant, year))
+    loaded: ClusterYear = await asyncio.shield(loading)
     return loaded
 
 
@@ -71,7 +74,8 @@ class Standing(types.Standing):
     async def scorecard(self, info: strawberry.Info) -> types.Scorecard:
         ctx = context(info)
         await allowed(ctx, self.tenant, Action.READ_OWN_UNIT, self.context, self.unit)
-        return await _scorecards(ctx).load((self.tenant, self.year, self.unit, self.position))
+        key = (self.tenant, self.year, self.unit, self.position)
+        return await asyncio.shield(_scorecards(ctx).load(key))
 
 
 def standings_of(
@@ -203,7 +207,8 @@ class Year:
         await allowed(
             ctx, self.tenant, Action.READ_OWN_UNIT, self.aggregate.context(self.today), unit
         )
-        return await _scorecards(ctx).load((self.tenant, self.aggregate.year, unit, at_position))
+        key = (self.tenant, self.aggregate.year, unit, at_position)
+        return await asyncio.shield(_scorecards(ctx).load(key))
 
 
 @strawberry.input(description="Lọc lịch sử thay đổi")

@@ -13,7 +13,7 @@ from strawberry.extensions import (
 )
 
 from thidua.api.errors import CodedErrors
-from thidua.api.limits import cost_rule
+from thidua.api.limits import NoNulRule, cost_rule
 from thidua.api.mutations import Mutation
 from thidua.api.queries import Query
 from thidua.api.subscriptions import Subscription
@@ -29,7 +29,7 @@ class ApiSchema(Schema):
 
 
 def build_schema(introspection: bool = True) -> Schema:
-    rules: list[type[ASTValidationRule]] = [cost_rule()]
+    rules: list[type[ASTValidationRule]] = [cost_rule(), NoNulRule]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [  # a fresh instance per request

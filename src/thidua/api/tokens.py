@@ -40,8 +40,8 @@ class Principal:
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> "Principal":
         try:
-            roles = tuple(Role(r) for r in claims.get("roles", []))
-        except ValueError as exc:
+            roles = tuple(Role(r) for r in claims.get("roles") or [])
+        except (TypeError, ValueError) as exc:
             raise Unauthenticated("Token mang một vai trò không tồn tại.") from exc
         clusters = claims.get("clusters", [])
         if not roles or not isinstance(clusters, list) or not clusters:
@@ -93,11 +93,11 @@ class TokenVerifier:
                 issuer=self.tokens.issuer,
                 options={"require": ["exp", "sub"]},
             )
+            return Principal.from_claims(claims)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("Token đã hết hạn; vui lòng đăng nhập lại.") from exc
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # TypeError: a key of another kind
             raise Unauthenticated("Token không hợp lệ hoặc chữ ký không đúng.") from exc
-        return Principal.from_claims(claims)
 
 
 def development_token(
