@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any
 
 import httpx
@@ -28,7 +29,10 @@ SECRET = "a-test-secret-that-is-not-for-production"
 
 
 def settings(dsn: str, **changes: Any) -> Settings:
-    return Settings(dsn, Path("."), tokens=TokenSettings(secret=SECRET), **changes)
+    """The test secret unless `tokens` says otherwise; a throwaway data folder, so a
+    development secret is never generated in the working tree."""
+    changes.setdefault("tokens", TokenSettings(secret=SECRET))
+    return Settings(dsn, Path(mkdtemp(prefix="thidua-api-")), **changes)
 
 
 def token(

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from graphql import get_introspection_query
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-import api_client
 from api_client import SECRET, Api, free_port, serving, token
 from thidua.api.limits import BUDGET
 from thidua.api.queries import PAGE_CAP
@@ -75,21 +73,6 @@ def request_error(status: int, body: dict[str, Any]) -> list[str]:
     assert body["errors"], body
     assert all(isinstance(c, str) for c in codes(body)), body
     return [e["message"] for e in body["errors"]]
-
-
-@pytest.fixture
-def with_tokens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Lets `serving(dsn, tokens=...)` replace the test secret's TokenSettings (the harness'
-    `settings` passes `tokens=` itself, so a second one would be a TypeError). The data
-    folder is a temporary one: without a secret, development keeps a generated one there."""
-    made = api_client.settings
-
-    def settings(dsn: str, **changes: Any) -> Any:
-        tokens = changes.pop("tokens", None)
-        found = made(dsn, **changes)
-        return found if tokens is None else replace(found, tokens=tokens, data_dir=tmp_path)
-
-    monkeypatch.setattr(api_client, "settings", settings)
 
 
 # --- the document limits -------------------------------------------------------------
@@ -339,7 +322,6 @@ def jwks(path: Path, keys: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.mark.usefixtures("with_tokens")
 async def test_asymmetric_tokens_are_verified_against_a_jwks_file(dsn: str, tmp_path: Path) -> None:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
@@ -368,7 +350,6 @@ async def test_asymmetric_tokens_are_verified_against_a_jwks_file(dsn: str, tmp_
         assert "Không tìm thấy khóa" in await unauthenticated(api, f"Bearer {refused['no kid']}")
 
 
-@pytest.mark.usefixtures("with_tokens")
 async def test_a_signature_that_does_not_fit_the_kids_key_type_is_refused(
     dsn: str, tmp_path: Path
 ) -> None:
@@ -436,3 +417,16 @@ async def test_responses_are_utf8_json_with_vietnamese_as_itself(dsn: str) -> No
         assert text.encode() in response.content
         assert b"\\u" not in response.content
         json.loads(response.content.decode("utf-8"))
+
+
+async def test_a_points_value_that_is_not_a_finite_decimal_is_bad_input(dsn: str) -> None:
+    score = """mutation ($p: Decimal!) { selfScore(year: 2025, unit: "u", criterion: "A1",
+      points: $p, explanation: "x", evidence: []) { version } }"""
+    async with serving(dsn) as api:
+        code = await cluster(api)
+        officer = token(dsn, "Cán bộ", [code], Role.MEMBER_OFFICER, "u")
+        for value in ("NaN", "sNaN", "Infinity", "-Infinity", "mười"):
+            status, body = await api.post(score, {"p": value}, token=officer, cluster=code)
+            assert status == 400, (value, body)
+            assert "data" not in body
+            assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT", (value, body)

@@ -9,10 +9,11 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
 from thidua.api.tokens import Unauthenticated
-from thidua.domain.errors import DomainError, Forbidden, InvalidState, NotFound, RuleViolation
+from thidua.domain.errors import Forbidden, InvalidState, NotFound, RuleViolation
 from thidua.errors import ThiduaError
 from thidua.store.errors import ConcurrencyConflict
 
@@ -41,8 +42,9 @@ def extensions(error: ThiduaError) -> dict[str, Any]:
 
 
 class CodedErrors(MaskErrors):
-    """Gives every error a code: refusals their own, GraphQL's own GRAPHQL_*, the rest
-    masked as INTERNAL_ERROR (logged with the request id)."""
+    """Gives every error a code: refusals their own, invalid documents
+    GRAPHQL_VALIDATION_FAILED, variables that cannot be read BAD_INPUT, the rest masked
+    as INTERNAL_ERROR (logged with the request id)."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)
@@ -66,11 +68,7 @@ class CodedErrors(MaskErrors):
         if original is None:
             error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
             return error
+        if isinstance(original, StrawberryInputCoercionError):  # a variable's value
+            error.extensions = {"code": BadInput.code, **(error.extensions or {})}
+            return error
         return self.anonymise_error(error)
-
-
-def refusal(error: ThiduaError) -> GraphQLError:
-    return GraphQLError(error.message, original_error=error, extensions=extensions(error))
-
-
-__all__ = ["BadInput", "CodedErrors", "DomainError", "extensions", "refusal"]

@@ -77,9 +77,6 @@ class CriteriaSetInput:
             kinds = [Kind(c.kind) for c in self.criteria]
         except ValueError as exc:
             raise BadInput("Loại tiêu chí phải là base, bonus hoặc deduction.") from exc
-        numbers = [self.bonus_cap, *(c.max_points for c in self.criteria if c.max_points)]
-        if not all(n.is_finite() for n in numbers):
-            raise BadInput("Điểm tối đa và mức thưởng tối đa phải là số hữu hạn.")
         return CriteriaSet(
             version=self.version,
             effective_from=self.effective_from,

@@ -1,5 +1,6 @@
 """The schema and its limits: depth, tokens, aliases, cost, introspection, coded errors."""
 
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError
@@ -17,6 +18,7 @@ from thidua.api.limits import NoNulRule, cost_rule
 from thidua.api.mutations import Mutation
 from thidua.api.queries import Query
 from thidua.api.subscriptions import Subscription
+from thidua.api.types import FINITE_DECIMAL
 
 MAX_DEPTH = 10
 MAX_TOKENS = 2_000
@@ -40,7 +42,11 @@ def build_schema(introspection: bool = True) -> Schema:
         lambda: AddValidationRules(rules),
     ]
     return ApiSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        scalar_overrides={Decimal: FINITE_DECIMAL},
     )
 
 

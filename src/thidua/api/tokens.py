@@ -5,7 +5,6 @@ Claims follow OIDC (`sub`, `name`, `iss`, `aud`, `exp`) plus three of ours: `rol
 with HS256 and a shared secret; real deployments verify RS256/ES256 against a JWKS.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -128,8 +127,3 @@ def development_token(
     if name:
         claims["name"] = name
     return jwt.encode(claims, secret, algorithm="HS256")
-
-
-def describe(principal: Principal) -> str:
-    """For logs: who, never the token."""
-    return json.dumps({"sub": principal.person, "roles": [r.value for r in principal.roles]})

@@ -3,13 +3,15 @@
 Points are exact decimals written with two places ("92.50"), never floats.
 """
 
+from dataclasses import replace
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, DecimalException, InvalidOperation
 from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.schema.types.base_scalars import DecimalDefinition, wrap_parser
 
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import CriteriaSet
@@ -20,6 +22,27 @@ from thidua.projections.reads import ScorecardAt
 from thidua.projections.standings import Standing as StandingRow
 
 CENTS = Decimal("0.01")
+
+
+def _finite(text: str) -> Decimal:
+    found = Decimal(text)
+    if not found.is_finite():
+        raise InvalidOperation(text)
+    return found
+
+
+# Points are finite: NaN or Infinity would only fail later, deep in a comparison.
+FINITE_DECIMAL = replace(
+    DecimalDefinition,
+    description="Decimal (fixed-point, finite)",
+    parse_value=wrap_parser(
+        _finite,
+        "Decimal",
+        exceptions=(DecimalException,),
+        include_error=False,
+        accept_non_string=True,
+    ),
+)
 
 
 def points(value: Decimal | str | None) -> str | None:
