@@ -4,9 +4,10 @@ caller sees: the status and the JSON body."""
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import mkdtemp
@@ -18,6 +19,7 @@ import uvicorn
 from thidua.api.tokens import development_token
 from thidua.bootstrap import Runtime
 from thidua.config import Settings, TokenSettings
+from thidua.demo import DEMO, YEAR, ensure_template, play_year
 from thidua.domain.rights import Role
 from thidua.projections.runtime import Projector
 from thidua.service.command import Calendar
@@ -138,3 +140,17 @@ async def serving(dsn: str, clock: Calendar | None = None, **changes: Any) -> As
         server.should_exit = True
         await task
         await store.close()
+
+
+async def played(api: Api, units: int) -> str:
+    """A demo cluster with this many units, its year played through the commands."""
+    clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
+    service = Emulation(api.store, clock)
+    await ensure_template(api.store, service)
+    base = DEMO[0]
+    code = f"cum-sql-{uuid.uuid4().hex[:6]}"
+    names = [(f"don-vi-{i}", f"Đơn vị số {i}") for i in range(units)]
+    cluster = replace(base, code=code, units=names, deputies=1)
+    await api.store.create_tenant(code, "Cụm đếm câu lệnh")
+    await play_year(service, clock, cluster)
+    return code

@@ -2,17 +2,12 @@
 statements however many units the cluster has (DataLoaders, no N+1); retries and stale
 versions of mutations; the schema file matches the code."""
 
-import uuid
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from api_client import Api, serving, token
+from api_client import Api, played, serving, token
 from thidua.api.schema import build_schema
-from thidua.demo import DEMO, YEAR, ensure_template, play_year
+from thidua.demo import YEAR
 from thidua.domain.rights import Role
-from thidua.service.command import Calendar
-from thidua.service.emulation import Emulation
 
 SCHEMA_FILE = Path(__file__).parent.parent / "schema" / "schema.graphql"
 DASHBOARD = """
@@ -20,20 +15,6 @@ query ($year: Int!) { cluster { year(year: $year) {
   members { unit name }
   standings { unit layer rank total scorecard { entries { criterion points } } }
 } } }"""
-
-
-async def played(api: Api, units: int) -> str:
-    """A demo cluster with this many units, its year played through the commands."""
-    clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
-    service = Emulation(api.store, clock)
-    await ensure_template(api.store, service)
-    base = DEMO[0]
-    code = f"cum-sql-{uuid.uuid4().hex[:6]}"
-    names = [(f"don-vi-{i}", f"Đơn vị số {i}") for i in range(units)]
-    cluster = replace(base, code=code, units=names, deputies=1)
-    await api.store.create_tenant(code, "Cụm đếm câu lệnh")
-    await play_year(service, clock, cluster)
-    return code
 
 
 async def statements(api: Api, cluster: str) -> int:

@@ -226,6 +226,16 @@ class EventStore:
             raise UnknownTenant(tenant)
         return row["position"], row["hash"]
 
+    async def log_version(self, tenant: str) -> tuple[int, ...]:
+        """The tenant's head and its projections' (version, generation, checkpoint), in one
+        round trip: every read model derives from the log, so while this is unchanged, so
+        is every answer about the tenant."""
+        rows = await self._pool.fetch("SELECT * FROM log_version($1)", tenant)
+        if not rows:
+            raise UnknownTenant(tenant)
+        checkpoints = (r[k] or 0 for r in rows for k in ("version", "generation", "position"))
+        return (rows[0]["head"], *checkpoints)
+
     async def projection_progress(self) -> list[asyncpg.Record]:
         """Every cluster's head position and its projections' checkpoints (no data)."""
         return await self._pool.fetch("SELECT * FROM projection_progress()")
