@@ -1,13 +1,21 @@
-"""Aggregates in and out of the event store."""
+"""Aggregates in and out of the event store.
 
+Aggregates last seen are kept in memory, so loading one reads and applies only the events
+recorded since (by any instance); a caller always gets its own copy to decide on.
+"""
+
+import copy
+from collections import OrderedDict
 from typing import Any, TypeVar, cast
 
 from thidua.domain.entity import Entity
 from thidua.service.command import Command, Recorded
 from thidua.store.codec import EventCodec
 from thidua.store.eventstore import EventStore
+from thidua.store.records import RecordedEvent
 
 T = TypeVar("T", bound=Entity)
+KEPT = 4096  # aggregates kept, the most recently used
 
 
 def read_version(aggregate: Entity) -> int:
@@ -19,15 +27,34 @@ class Repository:
     def __init__(self, store: EventStore, codec: EventCodec | None = None) -> None:
         self.store = store
         self.codec = codec or EventCodec()
+        self._kept: OrderedDict[tuple[str, str], Entity] = OrderedDict()
 
     async def get(self, tenant: str, cls: type[T], stream_id: str) -> T | None:
         """The aggregate as its events left it, or None when the stream is empty."""
-        aggregate: Any = None
-        for record in await self.store.read_stream(tenant, stream_id):
-            aggregate = cast(Any, self.codec.decode(record)).mutate(aggregate)
+        key = (tenant, stream_id)
+        kept = self._kept.get(key)
+        records = await self.store.read_stream(tenant, stream_id, kept.version if kept else 0)
+        # No await from here on: a concurrent load cannot interleave its events with ours.
+        aggregate = self._caught_up(key, records)
         if aggregate is not None and not isinstance(aggregate, cls):
             raise TypeError(f"{stream_id} holds a {type(aggregate).__name__}, not a {cls.__name__}")
-        return aggregate
+        return copy.deepcopy(aggregate)
+
+    def _caught_up(self, key: tuple[str, str], records: list[RecordedEvent]) -> Entity | None:
+        aggregate: Any = self._kept.get(key)
+        for record in records:
+            version = aggregate.version if aggregate is not None else 0
+            if record.stream_version == version + 1:  # a concurrent load may have applied it
+                aggregate = cast(Any, self.codec.decode(record)).mutate(aggregate)
+        if aggregate is not None:
+            self._keep(key, aggregate)
+        return cast(Entity | None, aggregate)
+
+    def _keep(self, key: tuple[str, str], aggregate: Entity) -> None:
+        self._kept[key] = aggregate
+        self._kept.move_to_end(key)
+        if len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
 
     async def save(
         self, command: Command, aggregate: Entity, guards: list[tuple[str, int]] | None = None
@@ -44,4 +71,10 @@ class Repository:
             idempotency_key=command.idempotency_key,
             guards=guards or (),
         )
+        key = (command.tenant, aggregate.id)
+        kept = self._kept.get(key)
+        if result.stream_version == aggregate.version and (
+            kept is None or kept.version < aggregate.version
+        ):
+            self._keep(key, aggregate)  # as the log now has it; callers only get copies
         return Recorded(aggregate.id, result.stream_version, result.positions)
