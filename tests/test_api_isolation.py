@@ -173,6 +173,12 @@ MUTATIONS = [
         Action.MANAGE_YEAR,
     ),
     mutation("selfScore", f"{Y25}, {SCORE}, evidence: []", Action.SELF_SCORE),
+    mutation(
+        "selfScoreMany",
+        f'{Y25}, unit: $unit, scores: [{{criterion: "A1", points: "30", explanation: "Giả mạo",'
+        " evidence: []}]",
+        Action.SELF_SCORE,
+    ),
     mutation("verifyScore", f"{Y25}, {SCORE}", Action.VERIFY_SCORE),
     mutation("cityAdjust", f"{Y25}, {SCORE}", Action.CITY_ADJUST),
     mutation(

@@ -24,7 +24,9 @@ from thidua.domain.proposals import Award
 from thidua.domain.rights import Action
 from thidua.domain.rules import YearRules
 from thidua.service.command import Command, Recorded
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation, ScoreEntry
+
+MAX_SCORES = 200  # entries in one scoring form: a request stays bounded
 
 
 @strawberry.type(description="Nơi các sự kiện của lệnh được ghi, và năm thi đua sau lệnh")
@@ -86,6 +88,20 @@ class CriteriaSetInput:
                 for c, kind in zip(self.criteria, kinds, strict=True)
             ),
         )
+
+
+@strawberry.input(description="Điểm tự chấm một tiêu chí trong bản tự chấm điểm")
+class ScoreInput:
+    criterion: str
+    points: Decimal
+    explanation: str
+    evidence: list[str]
+
+
+def _scores(given: list[ScoreInput]) -> list[ScoreEntry]:
+    if len(given) > MAX_SCORES:
+        raise BadInput(f"Một bản tự chấm điểm có tối đa {MAX_SCORES} tiêu chí.")
+    return [ScoreEntry(s.criterion, s.points, s.explanation, list(s.evidence)) for s in given]
 
 
 def _rules(given: JSON | None) -> YearRules | None:
@@ -415,6 +431,29 @@ class Mutation:
             info,
             Action.SELF_SCORE,
             lambda s, c: s.self_score(c, year, unit, criterion, points, explanation, evidence),
+            year=year,
+            unit=unit,
+            **_common(idempotency_key, expected_version, reason),
+        )
+
+    @strawberry.mutation(
+        description="Tự chấm điểm nhiều tiêu chí trong một lệnh: ghi tất cả hoặc không ghi gì"
+    )
+    async def self_score_many(
+        self,
+        info: strawberry.Info,
+        year: int,
+        unit: str,
+        scores: list[ScoreInput],
+        idempotency_key: str | None = None,
+        expected_version: int | None = None,
+        reason: str | None = None,
+    ) -> CommandResult:
+        found = _scores(scores)
+        return await _run(
+            info,
+            Action.SELF_SCORE,
+            lambda s, c: s.self_score_many(c, year, unit, found),
             year=year,
             unit=unit,
             **_common(idempotency_key, expected_version, reason),

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import random
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import CriteriaSet, CriteriaTemplate
 from thidua.domain.entity import Entity
-from thidua.domain.errors import DomainError, Forbidden, InvalidState, NotFound
+from thidua.domain.errors import DomainError, Forbidden, InvalidState, NotFound, RuleViolation
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import Pledge, TopicKind
 from thidua.domain.proposals import Award, FlagFacts
@@ -45,6 +46,32 @@ _SCORING = {
     Layer.VERIFIED: Action.VERIFY_SCORE,
     Layer.CITY: Action.CITY_ADJUST,
 }
+
+
+@dataclass(frozen=True)
+class ScoreEntry:
+    """One criterion of a scoring form: its points, the explanation and the evidence."""
+
+    criterion: str
+    points: Decimal
+    explanation: str
+    evidence: list[str]
+
+
+def check_form(scores: list[ScoreEntry]) -> None:
+    """A form scores at least one criterion, and each criterion once."""
+    if not scores:
+        raise RuleViolation(
+            "NO_SCORES", "Bản chấm điểm chưa có tiêu chí nào; hãy chấm ít nhất một tiêu chí."
+        )
+    repeated = [code for code, n in Counter(s.criterion for s in scores).items() if n > 1]
+    if repeated:
+        raise RuleViolation(
+            "DUPLICATE_CRITERION",
+            "Mỗi tiêu chí chỉ được chấm một lần trong một bản chấm điểm; tiêu chí bị lặp: "
+            + ", ".join(repeated)
+            + ".",
+        )
 
 
 class Emulation:
@@ -371,9 +398,16 @@ class Emulation:
         explanation: str,
         evidence: list[str],
     ) -> Recorded:
-        return await self._score(
-            command, year, unit, Layer.SELF, criterion, points, explanation, evidence
-        )
+        entry = ScoreEntry(criterion, points, explanation, evidence)
+        return await self._score_one(command, year, unit, Layer.SELF, entry)
+
+    async def self_score_many(
+        self, command: Command, year: int, unit: str, scores: list[ScoreEntry]
+    ) -> Recorded:
+        """The unit's whole self-assessment form in one command: every entry, or none."""
+        codes = ",".join(s.criterion for s in scores)
+        target = {"layer": Layer.SELF.value, "criteria": codes}
+        return await self._score(command, "score_self_many", year, unit, Layer.SELF, scores, target)
 
     async def verify_score(
         self,
@@ -385,9 +419,8 @@ class Emulation:
         explanation: str,
         evidence: list[str] | None = None,
     ) -> Recorded:
-        return await self._score(
-            command, year, unit, Layer.VERIFIED, criterion, points, explanation, evidence or []
-        )
+        entry = ScoreEntry(criterion, points, explanation, evidence or [])
+        return await self._score_one(command, year, unit, Layer.VERIFIED, entry)
 
     async def city_adjust(
         self,
@@ -398,41 +431,50 @@ class Emulation:
         points: Decimal,
         explanation: str,
     ) -> Recorded:
-        return await self._score(
-            command, year, unit, Layer.CITY, criterion, points, explanation, []
-        )
+        entry = ScoreEntry(criterion, points, explanation, [])
+        return await self._score_one(command, year, unit, Layer.CITY, entry)
+
+    async def _score_one(
+        self, command: Command, year: int, unit: str, layer: Layer, entry: ScoreEntry
+    ) -> Recorded:
+        target = {"criterion": entry.criterion, "layer": layer.value, "points": entry.points}
+        name = f"score_{layer.value}"
+        return await self._score(command, name, year, unit, layer, [entry], target)
 
     async def _score(
         self,
         command: Command,
+        name: str,
         year: int,
         unit: str,
         layer: Layer,
-        criterion: str,
-        points: Decimal,
-        explanation: str,
-        evidence: list[str],
+        scores: list[ScoreEntry],
+        target: dict[str, Any],
     ) -> Recorded:
+        """Scores one layer of a unit's card: every entry lands in one append, or none."""
+
         async def decide() -> Decision:
             cluster_year = await self._authorised_year(command, year, _SCORING[layer], unit)
             cluster_year.check_open()
             if layer is Layer.SELF:
                 cluster_year.check_self_score_deadline(self.today())
+            check_form(scores)
             card = await self.scorecard(command.tenant, year, unit)
-            card.score(
-                layer,
-                cluster_year.criteria_on(self.today()),
-                criterion,
-                points,
-                explanation,
-                evidence,
-                self.clock(),
-                cluster_year.rules,
-            )
+            criteria, at = cluster_year.criteria_on(self.today()), self.clock()
+            for s in scores:
+                card.score(
+                    layer,
+                    criteria,
+                    s.criterion,
+                    s.points,
+                    s.explanation,
+                    s.evidence,
+                    at,
+                    cluster_year.rules,
+                )
             return card, [(cluster_year.id, cluster_year.version)]
 
-        target = {"unit": unit, "criterion": criterion, "layer": layer.value, "points": points}
-        return await self._run(command, f"score_{layer.value}", {"year": year, **target}, decide)
+        return await self._run(command, name, {"year": year, "unit": unit, **target}, decide)
 
     async def answer_finding(
         self, command: Command, year: int, unit: str, criterion: str, text: str
