@@ -80,7 +80,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=200, help="time-travel reads per run")
     parser.add_argument("--quick", action="store_true", help="1 run, 2 s, small logs: a smoke test")
     parser.add_argument("--json", type=Path, default=Path("bench/results.json"))
+    parser.add_argument(
+        "--profile", type=Path, help="run each server under py-spy, its stacks written here"
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        os.environ["BENCH_PROFILE_DIR"] = str(args.profile.resolve())
     if args.quick:
         args.runs, args.seconds, args.events, args.travel_events = 1, 2.0, 20_000, 5_000
     return args

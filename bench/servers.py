@@ -4,6 +4,7 @@ Starlette baseline, the load generator and the subscriber, each in its own proce
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -58,7 +59,7 @@ async def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Async
         yield url
     finally:
         if proc.returncode is None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: py-spy writes its profile, uvicorn stops
             await proc.wait()
         log.close()
         os.unlink(log.name)
@@ -91,6 +92,11 @@ def thidua(dsn: str) -> Any:
         "THIDUA_DATA_DIR": tempfile.mkdtemp(prefix="thidua-bench-"),
     }
     args = [sys.executable, "-m", "thidua", "serve", "--port", "{port}"]
+    profiles = os.environ.get("BENCH_PROFILE_DIR")
+    if profiles:  # sampled by py-spy, as collapsed stacks (python -m bench --profile DIR)
+        out = tempfile.mktemp(prefix="thidua-serve-", suffix=".txt", dir=profiles)
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        args = [spy, "record", "--format", "raw", "--rate", "200", "-o", out, "--", *args]
     return process(args, "/readyz", env)
 
 

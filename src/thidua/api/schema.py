@@ -1,9 +1,12 @@
 """The schema and its limits: depth, tokens, aliases, cost, introspection, coded errors."""
 
+import contextlib
+from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, parse
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry import Schema
 from strawberry.extensions import (
@@ -11,6 +14,8 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
 )
 
 from thidua.api.errors import CodedErrors
@@ -23,6 +28,26 @@ from thidua.api.types import FINITE_DECIMAL
 MAX_DEPTH = 10
 MAX_TOKENS = 2_000
 MAX_ALIASES = 30
+CACHED_DOCUMENTS = 512  # parsed and validated documents kept, the most recently used
+
+
+@lru_cache(maxsize=CACHED_DOCUMENTS)
+def _parse(query: str, max_tokens: int | None) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+class ParsedOnce(SchemaExtension):
+    """Each distinct document parsed once: the same text gives the same DocumentNode, so
+    ValidationCache finds it. A document that does not parse is left to Strawberry, which
+    reports the error with the others."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                tokens = context.parse_options.get("max_tokens")
+                context.graphql_document = _parse(context.query, tokens)
+        yield
 
 
 class ApiSchema(Schema):
@@ -31,15 +56,22 @@ class ApiSchema(Schema):
 
 
 def build_schema(introspection: bool = True) -> Schema:
-    rules: list[type[ASTValidationRule]] = [cost_rule(), NoNulRule]
+    # The rule classes are made once, so a document's validation is cached across requests
+    # (every rule looks at the document alone, never at variables).
+    rules: list[type[ASTValidationRule]] = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        cost_rule(),
+        NoNulRule,
+    ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [  # a fresh instance per request
         CodedErrors,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: AddValidationRules(rules),
+        ParsedOnce,
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
     ]
     return ApiSchema(
         query=Query,
