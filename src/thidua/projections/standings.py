@@ -165,6 +165,8 @@ class YearState:
     cards: dict[str, Scorecard] = field(default_factory=dict)
     day: date | None = None  # of the latest event of the year
     changed: bool = False
+    # The standings rows as last written, by (layer, unit); None: not known, rewrite them all.
+    written: dict[tuple[str, str], tuple[Any, ...]] | None = None
 
 
 class StandingsProjection:
@@ -272,13 +274,31 @@ class StandingsState:
     async def _write_standings(
         self, conn: Connection, tenant: str, generation: int, number: int, state: YearState
     ) -> None:
+        """Write the rows that changed: one score moves one unit's total, and a few ranks."""
         rows = []
         if state.year is not None and state.day is not None:
             rows = compute_standings(state.year, state.cards, state.pledge, state.day)
-        await conn.execute(
-            "DELETE FROM standings WHERE tenant_id = $1 AND generation = $2 AND year = $3",
-            tenant,
-            generation,
-            number,
-        )
-        await insert_rows(conn, "standings", COLUMNS, [_row(r) for r in rows], tenant, generation)
+        now = {(r.layer, r.unit): _row(r) for r in rows}
+        before = state.written
+        if before is None:
+            await conn.execute(
+                "DELETE FROM standings WHERE tenant_id = $1 AND generation = $2 AND year = $3",
+                tenant,
+                generation,
+                number,
+            )
+            before = {}
+        stale = [key for key, row in before.items() if now.get(key) != row]
+        if stale:
+            await conn.execute(
+                "DELETE FROM standings WHERE tenant_id = $1 AND generation = $2 AND year = $3"
+                " AND (layer, unit) IN (SELECT * FROM unnest($4::text[], $5::text[]))",
+                tenant,
+                generation,
+                number,
+                [layer for layer, _ in stale],
+                [unit for _, unit in stale],
+            )
+        fresh = [row for key, row in now.items() if before.get(key) != row]
+        await insert_rows(conn, "standings", COLUMNS, fresh, tenant, generation)
+        state.written = now
