@@ -1,8 +1,11 @@
 """What a benchmark measures, summed up over runs: the median with its min and max, the
 baseline it is a ratio of, and the target it is held to."""
 
+import asyncio
+import json
 import statistics
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -104,3 +107,16 @@ def table(figures: list[Figure]) -> str:
             f" {'-' if cpu is None else f'{cpu.median:.0%}':>10}"
         )
     return "\n".join(lines)
+
+
+def percentiles_ms(seconds: Sequence[float]) -> tuple[float, float]:
+    """p50 and p99 of durations in seconds, in milliseconds."""
+    cuts = statistics.quantiles(seconds, n=100) if len(seconds) > 1 else [float("nan")] * 99
+    return cuts[49] * 1000, cuts[98] * 1000
+
+
+def run_plan(run: Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]) -> None:
+    """`python -m bench.MODULE PLAN.json`: run the plan, print the result as one JSON line."""
+    with open(sys.argv[1], encoding="utf-8") as f:
+        plan = json.load(f)
+    print(json.dumps(asyncio.run(run(plan))))

@@ -9,13 +9,12 @@ A request fails unless it is answered 200 without GraphQL errors.
 """
 
 import asyncio
-import json
-import statistics
-import sys
 import time
 from typing import Any
 
 import aiohttp
+
+from bench.figures import percentiles_ms, run_plan
 
 
 async def client(
@@ -63,23 +62,17 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
         )
         elapsed = time.perf_counter() - measure_from
         cpu = time.process_time() - cpu_start
-    cuts = statistics.quantiles(taken, n=100) if len(taken) > 1 else [float("nan")] * 99
+    p50, p99 = percentiles_ms(taken)
     return {
         "requests": len(taken),
         "rate": len(taken) / elapsed,
-        "p50_ms": cuts[49] * 1000,
-        "p99_ms": cuts[98] * 1000,
+        "p50_ms": p50,
+        "p99_ms": p99,
         "client_cpu": cpu / elapsed,
         "failures": len(failures),
         "first_failure": failures[0] if failures else None,
     }
 
 
-def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        plan = json.load(f)
-    print(json.dumps(asyncio.run(run(plan))))
-
-
 if __name__ == "__main__":
-    main()
+    run_plan(run)

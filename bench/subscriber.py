@@ -10,13 +10,13 @@ PLAN: {"url": ..., "seconds": ..., "subscriptions": [{"path": ..., "token": ...}
 
 import asyncio
 import json
-import statistics
-import sys
 import time
 from datetime import datetime
 from typing import Any
 
 import aiohttp
+
+from bench.figures import percentiles_ms, run_plan
 
 QUERY = "subscription { auditEvents { position recordedAt } }"
 
@@ -56,15 +56,9 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
         await asyncio.gather(
             *(subscribe(http, s["path"], s["token"], until, lags) for s in plan["subscriptions"])
         )
-    cuts = statistics.quantiles(lags, n=100) if len(lags) > 1 else [float("nan")] * 99
-    return {"messages": len(lags), "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
-
-
-def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        plan = json.load(f)
-    print(json.dumps(asyncio.run(run(plan))))
+    p50, p99 = percentiles_ms(lags)
+    return {"messages": len(lags), "p50_ms": p50, "p99_ms": p99}
 
 
 if __name__ == "__main__":
-    main()
+    run_plan(run)

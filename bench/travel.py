@@ -2,10 +2,9 @@
 dashboard's `standings(atPosition:)` reads them (rebuilt read models, no cache)."""
 
 import random
-import statistics
 import time
 
-from bench.figures import Figure, Run
+from bench.figures import Figure, Run, percentiles_ms
 from bench.fill import YEAR, fill_year
 from bench.servers import log
 from thidua.projections import reads
@@ -33,8 +32,7 @@ async def measure(dsn: str, runs: int, events: int, samples: int) -> list[Figure
                 async with store.transaction(TENANT) as conn:
                     await reads.standings_at(conn, TENANT, YEAR, position)
                 took.append(time.perf_counter() - started)
-            cuts = statistics.quantiles(took, n=100)
-            figure.runs.append(Run(samples / sum(took), cuts[49] * 1000, cuts[98] * 1000))
+            figure.runs.append(Run(samples / sum(took), *percentiles_ms(took)))
     finally:
         await store.close()
     return [figure]

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from bench import peer
-from bench.figures import Figure, Run
+from bench.figures import Figure, Run, percentiles_ms
 from bench.servers import load, run_json, thidua, token
 from thidua.demo import CITY_BOARD
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
@@ -174,10 +174,7 @@ async def raw_inserts(dsn: str, writers: int, seconds: float, rows: int) -> Run:
         elapsed = time.perf_counter() - began
     finally:
         await pool.close()
-    taken.sort()
-    return Run(
-        sum(counts) / elapsed, taken[len(taken) // 2] * 1000, taken[int(len(taken) * 0.99)] * 1000
-    )
+    return Run(sum(counts) / elapsed, *percentiles_ms(taken))
 
 
 async def measure(dsn: str, runs: int, seconds: float) -> list[Figure]:
