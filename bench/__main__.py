@@ -139,7 +139,9 @@ async def main(args: argparse.Namespace) -> int:
         log(f"{name} ...")
         async with scratch_database() as dsn:
             about = about or await machine(dsn)
-            figures += await measure(dsn)
+            found = await measure(dsn)
+        log(table(found))  # as each case ends, so a long run's figures are never lost
+        figures += found
     by_name = {(f.case, f.subject): f for f in figures}
     checked = [t.check(by_name) for t in TARGETS if t.case in args.only or t.case == "lag"]
     checked = [c for c in checked if c["value"] is not None]

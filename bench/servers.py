@@ -52,6 +52,7 @@ async def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Async
         cwd=ROOT,
         stdout=log,
         stderr=log,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -59,8 +60,14 @@ async def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Async
         yield url
     finally:
         if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)  # as Ctrl-C: py-spy writes its profile, uvicorn stops
-            await proc.wait()
+            # As Ctrl-C, to the process group: uvicorn stops, and py-spy (with --profile)
+            # writes its profile without leaving the server it ran behind.
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
         log.close()
         os.unlink(log.name)
 
