@@ -1,7 +1,7 @@
 """The peer: the eventsourcing library's own PostgreSQL Application, on the same domain events.
 
-    write_rate(dsn, writers=16, seconds=5.0, batch=1) -> Rate
-    replay_rate(dsn, tenant) -> Rate
+    write_rate(dsn, writers=16, seconds=5.0, batch=1) -> Run
+    replay_rate(dsn, tenant) -> Run
 
 Both are synchronous (psycopg, threads): run them with `asyncio.to_thread` or in a
 subprocess, never on an event loop. `dsn` is a libpq URL of an already-migrated thidua
@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -36,6 +35,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from bench.figures import Run, percentiles_ms
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
@@ -47,13 +47,6 @@ YEAR = 2025
 # through psycopg, and the pure-Python implementation costs it about a third of its write
 # rate. Print it next to the peer's figures; install psycopg[binary] to give it its best.
 PSYCOPG_IMPL: str = psycopg.pq.__impl__
-
-
-@dataclass(frozen=True)
-class Rate:
-    events_per_s: float
-    p50_ms: float | None  # per command latency; None where not meaningful
-    p99_ms: float | None
 
 
 class _PeerApp(Application[str]):
@@ -130,12 +123,6 @@ def peer_criteria(count: int) -> CriteriaSet:
     )
 
 
-def percentile(sorted_ms: list[float], share: float) -> float | None:
-    if not sorted_ms:
-        return None
-    return sorted_ms[min(len(sorted_ms) - 1, int(share * len(sorted_ms)))]
-
-
 @contextmanager
 def application(app_class: type[_PeerApp], env: dict[str, str]) -> Iterator[_PeerApp]:
     app = app_class(env=env)
@@ -145,7 +132,7 @@ def application(app_class: type[_PeerApp], env: dict[str, str]) -> Iterator[_Pee
         app.close()
 
 
-def write_rate(dsn: str, *, writers: int = 16, seconds: float = 5.0, batch: int = 1) -> Rate:
+def write_rate(dsn: str, *, writers: int = 16, seconds: float = 5.0, batch: int = 1) -> Run:
     """`writers` threads, each on its own scorecard: get, score `batch` criteria, save.
 
     Latency is per command: repository get (cache hit, fast-forwarded), `batch` calls of
@@ -181,7 +168,7 @@ def write_rate(dsn: str, *, writers: int = 16, seconds: float = 5.0, batch: int 
                     points = Decimal((step + j) % 41) / 4  # 0 .. 10 by 0.25, never twice alike
                     card.score(Layer.SELF, criteria, code, points, "Đạt", ["Báo cáo"], at, rules)
                 app.save(card)
-                took.append((time.perf_counter() - began) * 1000)
+                took.append(time.perf_counter() - began)
                 saved += batch
                 step += 1
             return saved, took
@@ -193,12 +180,8 @@ def write_rate(dsn: str, *, writers: int = 16, seconds: float = 5.0, batch: int 
             start.wait()
             results = [f.result() for f in futures]
             elapsed = time.perf_counter() - began
-    latencies = sorted(ms for _, took in results for ms in took)
-    return Rate(
-        events_per_s=sum(saved for saved, _ in results) / elapsed,
-        p50_ms=percentile(latencies, 0.50),
-        p99_ms=percentile(latencies, 0.99),
-    )
+    latencies = [seconds for _, took in results for seconds in took]
+    return Run(sum(saved for saved, _ in results) / elapsed, *percentiles_ms(latencies))
 
 
 def copy_tenant(dsn: str, tenant: str, table: str) -> dict[str, int]:
@@ -228,7 +211,7 @@ def copy_tenant(dsn: str, tenant: str, table: str) -> dict[str, int]:
     return {str(stream): int(count) for stream, count in rows}
 
 
-def replay_rate(dsn: str, tenant: str) -> Rate:
+def replay_rate(dsn: str, tenant: str) -> Run:
     """The library rebuilding every aggregate of the tenant's log: events/s.
 
     The copy into the library's table is not timed. Each stream is read with
@@ -256,4 +239,4 @@ def replay_rate(dsn: str, tenant: str) -> Rate:
             file=sys.stderr,
         )
     replayed = sum(count for stream_id, count in streams.items() if stream_id not in failed)
-    return Rate(events_per_s=replayed / elapsed if elapsed > 0 else 0.0, p50_ms=None, p99_ms=None)
+    return Run(replayed / elapsed if elapsed > 0 else 0.0)

@@ -13,12 +13,13 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import GraphQLError, OperationType, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
+
+from thidua.api.schema import MAX_TOKENS, parsed
 
 MAX_ANSWERS = 1024
 MAX_BODY = 256 * 1024  # larger answers are not worth the memory
@@ -85,10 +86,9 @@ def _asks_a_query(request_body: bytes, params: Mapping[str, str]) -> bool:
     return _is_query(document, operation)
 
 
-@lru_cache(maxsize=256)
 def _is_query(document: str, operation: str | None) -> bool:
     try:
-        found = get_operation_ast(parse(document), operation)
+        found = get_operation_ast(parsed(document, MAX_TOKENS), operation)
     except GraphQLError:
         return False
     return found is not None and found.operation is OperationType.QUERY

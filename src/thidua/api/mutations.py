@@ -24,7 +24,7 @@ from thidua.domain.proposals import Award
 from thidua.domain.rights import Action
 from thidua.domain.rules import YearRules
 from thidua.service.command import Command, Recorded
-from thidua.service.emulation import CITY_TENANT, Emulation, ScoreEntry
+from thidua.service.emulation import CITY_TENANT, Emulation, ScoreGiven
 
 MAX_SCORES = 200  # entries in one scoring form: a request stays bounded
 
@@ -98,10 +98,10 @@ class ScoreInput:
     evidence: list[str]
 
 
-def _scores(given: list[ScoreInput]) -> list[ScoreEntry]:
+def _scores(given: list[ScoreInput]) -> list[ScoreGiven]:
     if len(given) > MAX_SCORES:
         raise BadInput(f"Một bản tự chấm điểm có tối đa {MAX_SCORES} tiêu chí.")
-    return [ScoreEntry(s.criterion, s.points, s.explanation, list(s.evidence)) for s in given]
+    return [ScoreGiven(s.criterion, s.points, s.explanation, list(s.evidence)) for s in given]
 
 
 def _rules(given: JSON | None) -> YearRules | None:

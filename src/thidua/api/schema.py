@@ -32,7 +32,8 @@ CACHED_DOCUMENTS = 512  # parsed and validated documents kept, the most recently
 
 
 @lru_cache(maxsize=CACHED_DOCUMENTS)
-def _parse(query: str, max_tokens: int | None) -> DocumentNode:
+def parsed(query: str, max_tokens: int | None) -> DocumentNode:
+    """The document of a query text, parsed once while it is among the recently used."""
     return parse(query, max_tokens=max_tokens)
 
 
@@ -46,7 +47,7 @@ class ParsedOnce(SchemaExtension):
         if context.query:
             with contextlib.suppress(GraphQLError):
                 tokens = context.parse_options.get("max_tokens")
-                context.graphql_document = _parse(context.query, tokens)
+                context.graphql_document = parsed(context.query, tokens)
         yield
 
 

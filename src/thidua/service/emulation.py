@@ -49,7 +49,7 @@ _SCORING = {
 
 
 @dataclass(frozen=True)
-class ScoreEntry:
+class ScoreGiven:
     """One criterion of a scoring form: its points, the explanation and the evidence."""
 
     criterion: str
@@ -58,7 +58,7 @@ class ScoreEntry:
     evidence: list[str]
 
 
-def check_form(scores: list[ScoreEntry]) -> None:
+def check_form(scores: list[ScoreGiven]) -> None:
     """A form scores at least one criterion, and each criterion once."""
     if not scores:
         raise RuleViolation(
@@ -398,11 +398,11 @@ class Emulation:
         explanation: str,
         evidence: list[str],
     ) -> Recorded:
-        entry = ScoreEntry(criterion, points, explanation, evidence)
+        entry = ScoreGiven(criterion, points, explanation, evidence)
         return await self._score_one(command, year, unit, Layer.SELF, entry)
 
     async def self_score_many(
-        self, command: Command, year: int, unit: str, scores: list[ScoreEntry]
+        self, command: Command, year: int, unit: str, scores: list[ScoreGiven]
     ) -> Recorded:
         """The unit's whole self-assessment form in one command: every entry, or none."""
         codes = ",".join(s.criterion for s in scores)
@@ -419,7 +419,7 @@ class Emulation:
         explanation: str,
         evidence: list[str] | None = None,
     ) -> Recorded:
-        entry = ScoreEntry(criterion, points, explanation, evidence or [])
+        entry = ScoreGiven(criterion, points, explanation, evidence or [])
         return await self._score_one(command, year, unit, Layer.VERIFIED, entry)
 
     async def city_adjust(
@@ -431,11 +431,11 @@ class Emulation:
         points: Decimal,
         explanation: str,
     ) -> Recorded:
-        entry = ScoreEntry(criterion, points, explanation, [])
+        entry = ScoreGiven(criterion, points, explanation, [])
         return await self._score_one(command, year, unit, Layer.CITY, entry)
 
     async def _score_one(
-        self, command: Command, year: int, unit: str, layer: Layer, entry: ScoreEntry
+        self, command: Command, year: int, unit: str, layer: Layer, entry: ScoreGiven
     ) -> Recorded:
         target = {"criterion": entry.criterion, "layer": layer.value, "points": entry.points}
         name = f"score_{layer.value}"
@@ -448,7 +448,7 @@ class Emulation:
         year: int,
         unit: str,
         layer: Layer,
-        scores: list[ScoreEntry],
+        scores: list[ScoreGiven],
         target: dict[str, Any],
     ) -> Recorded:
         """Scores one layer of a unit's card: every entry lands in one append, or none."""
