@@ -6,14 +6,14 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from thidua.demo import CITY_BOARD, CITY_CRITERIA, ensure_template
+from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, ensure_template
+from thidua.domain import commands as c
 from thidua.domain.errors import RuleViolation
-from thidua.domain.membership import Membership
 from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
-from thidua.service.command import Calendar, Command
-from thidua.service.emulation import Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore, Metadata
 from thidua.store.codec import EventCodec
 
@@ -27,14 +27,17 @@ async def fill_year(store: EventStore, tenant: str, events: int) -> int:
     """A cluster-year with about `events` events; returns the log's head."""
     clock = Calendar(datetime(YEAR, 1, 10, 2, tzinfo=UTC))
     service = Emulation(store, clock)
-    await ensure_template(store, service)
-    await service.register_cluster(CITY_BOARD, tenant, "Cụm thi đua đo tải")
-    members = [Membership(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in UNITS]
-    await service.open_year(Command(tenant, CITY_BOARD), YEAR, members, UNITS[0], [UNITS[1]])
-    secretariat = Command(tenant, Actor("Văn phòng cụm", Role.SECRETARIAT, UNITS[0]))
+    await ensure_template(service)
+    board = CITY_BOARD.caller()
+    registered = c.RegisterCluster(tenant, "Cụm thi đua đo tải")
+    await service.handle(Envelope(CITY_TENANT, board), registered)
+    members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in UNITS)
+    opened = c.OpenYear(YEAR, members, UNITS[0], (UNITS[1],))
+    await service.handle(Envelope(tenant, board), opened)
+    secretary = Actor("Văn phòng cụm", Role.SECRETARIAT, UNITS[0])
     clock.on(date(YEAR, 2, 20))
-    template = "tieu-chi-cum-khoi"
-    await service.adopt_criteria(secretariat, YEAR, template, "2025.1", CITY_CRITERIA)
+    adopted = c.AdoptCriteria(YEAR, TEMPLATE, "2025.1", CITY_CRITERIA)
+    await service.handle(Envelope(tenant, secretary.caller()), adopted)
     codec, rng, rules = EventCodec(), random.Random(7), YearRules()
     scorable = sorted(CITY_CRITERIA.scorable().items())
     cards = {u: Scorecard(year=YEAR, unit=u) for u in UNITS}

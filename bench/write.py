@@ -23,13 +23,13 @@ from bench import peer
 from bench.figures import Figure, Run, percentiles_ms
 from bench.servers import load, run_json, thidua, token
 from thidua.demo import CITY_BOARD
+from thidua.domain import commands as c
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.errors import DomainError
-from thidua.domain.membership import Membership
 from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import Deadlines, YearRules
-from thidua.service.command import Command, local_day, utc_now
 from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import Envelope, local_day, utc_now
 from thidua.store import EventStore
 
 CLUSTERS = 16
@@ -38,11 +38,8 @@ CRITERIA = [f"T{i:02d}" for i in range(1, 21)]
 TEMPLATE = "tieu-chi-do-tai"
 REQUESTS = 200  # per client, posted in turn
 
-SCORE = """mutation ($y: Int!, $u: String!, $c: String!, $p: Decimal!) {
-  selfScore(year: $y, unit: $u, criterion: $c, points: $p, explanation: "Đạt",
-            evidence: ["Báo cáo kết quả"]) { version } }"""
-FORM = """mutation ($y: Int!, $u: String!, $s: [ScoreInput!]!) {
-  selfScoreMany(year: $y, unit: $u, scores: $s) { version } }"""
+SCORE = """mutation ($i: SelfScoreInput!) { selfScore(input: $i) { version } }"""
+FORM = """mutation ($i: SelfScoreManyInput!) { selfScoreMany(input: $i) { version } }"""
 
 RAW_TABLE = """CREATE TABLE IF NOT EXISTS bench_raw_events (
     tenant_id text NOT NULL, position bigint NOT NULL, stream_id text NOT NULL,
@@ -79,18 +76,20 @@ async def open_clusters(store: EventStore, prefix: str) -> tuple[int, list[str]]
     """CLUSTERS clusters with this year open, their criteria adopted, scoring still open."""
     service = Emulation(store)
     year = local_day(utc_now()).year
-    board = Command(CITY_TENANT, CITY_BOARD)
+    board = CITY_BOARD.caller()
     with contextlib.suppress(DomainError):  # published by an earlier round
-        await service.publish_template(board, TEMPLATE, criteria(year))
+        published = c.PublishTemplate(TEMPLATE, criteria(year))
+        await service.handle(Envelope(CITY_TENANT, board), published)
     rules = YearRules(deadlines=Deadlines(self_scores=(12, 31)))
     codes = [f"{prefix}-{i:02d}" for i in range(CLUSTERS)]
-    members = [Membership(u, f"Đơn vị {u}", date(year, 1, 1)) for u in UNITS]
+    members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(year, 1, 1)) for u in UNITS)
+    secretary = Actor("Văn phòng cụm", Role.SECRETARIAT, UNITS[0]).caller()
     for code in codes:
         await store.create_tenant(code, f"Cụm đo tải {code}")
-        city = Command(code, CITY_BOARD)
-        await service.open_year(city, year, members, UNITS[0], [UNITS[1]], rules)
-        secretariat = Command(code, Actor("Văn phòng cụm", Role.SECRETARIAT, UNITS[0]))
-        await service.adopt_criteria(secretariat, year, TEMPLATE, f"{year}.bench", criteria(year))
+        opened = c.OpenYear(year, members, UNITS[0], (UNITS[1],), rules)
+        await service.handle(Envelope(code, board), opened)
+        adopted = c.AdoptCriteria(year, TEMPLATE, f"{year}.bench", criteria(year))
+        await service.handle(Envelope(code, secretary), adopted)
     return year, codes
 
 
@@ -105,25 +104,27 @@ def plan(url: str, year: int, codes: list[str], load_: Load, seconds: float) -> 
         requests = []
         for turn in range(REQUESTS):
             unit = UNITS[turn % len(UNITS)]
+            given: dict[str, Any] = {"year": year, "unit": unit}
             if load_.per_request == 1:
-                variables: dict[str, Any] = {
-                    "y": year,
-                    "u": unit,
-                    "c": CRITERIA[turn % len(CRITERIA)],
-                    "p": points(turn, 0),
+                given |= {
+                    "criterion": CRITERIA[turn % len(CRITERIA)],
+                    "points": points(turn, 0),
+                    "explanation": "Đạt",
+                    "evidence": ["Báo cáo kết quả"],
                 }
                 query = SCORE
             else:
-                scores = [
+                given["scores"] = [
                     {
-                        "criterion": c,
+                        "criterion": criterion,
                         "points": points(turn, i),
                         "explanation": "Đạt",
                         "evidence": ["Báo cáo kết quả"],
                     }
-                    for i, c in enumerate(CRITERIA)
+                    for i, criterion in enumerate(CRITERIA)
                 ]
-                variables, query = {"y": year, "u": unit, "s": scores}, FORM
+                query = FORM
+            variables = {"i": given}
             body = json.dumps({"query": query, "variables": variables}, ensure_ascii=False)
             requests.append(
                 {"path": f"/clusters/{code}/graphql", "token": tokens[unit], "body": body}

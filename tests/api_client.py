@@ -22,8 +22,8 @@ from thidua.config import Settings, TokenSettings
 from thidua.demo import DEMO, YEAR, ensure_template, play_year
 from thidua.domain.rights import Role
 from thidua.projections.runtime import Projector
-from thidua.service.command import Calendar
 from thidua.service.emulation import Emulation
+from thidua.service.envelope import Calendar
 from thidua.store import EventStore
 from thidua.web.app import create_app
 
@@ -146,7 +146,7 @@ async def played(api: Api, units: int) -> str:
     """A demo cluster with this many units, its year played through the commands."""
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(api.store, clock)
-    await ensure_template(api.store, service)
+    await ensure_template(service)
     base = DEMO[0]
     code = f"cum-sql-{uuid.uuid4().hex[:6]}"
     names = [(f"don-vi-{i}", f"Đơn vị số {i}") for i in range(units)]

@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 
 from api_client import Api, played, serving, token
-from thidua.demo import CITY_BOARD, CITY_CRITERIA, YEAR, ensure_template
-from thidua.domain.membership import Membership
+from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
+from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear
 from thidua.domain.rights import Actor, Role
-from thidua.service.command import Calendar, Command
 from thidua.service.emulation import Emulation
+from thidua.service.envelope import Calendar, Envelope
 
 DASHBOARD = """{ cluster { position year(year: 2025) {
   standings(layer: SELF) { unit total } } } }"""
@@ -81,19 +81,20 @@ async def test_a_repeated_mutation_runs_every_time(dsn: str) -> None:
     clock = Calendar(datetime(YEAR, 11, 25, 2, tzinfo=UTC))
     async with serving(dsn, clock) as api:
         service = Emulation(api.store, clock)
-        await ensure_template(api.store, service)
+        await ensure_template(service)
         cluster = "cum-giu-dap-an"
         await api.store.create_tenant(cluster, "Cụm thử câu trả lời")
-        members = [Membership(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("dv-1", "dv-2")]
-        await service.open_year(Command(cluster, CITY_BOARD), YEAR, members, "dv-1", [])
-        secretariat = Command(cluster, Actor("Văn phòng", Role.SECRETARIAT, "dv-1"))
-        await service.adopt_criteria(
-            secretariat, YEAR, "tieu-chi-cum-khoi", "2025.1", CITY_CRITERIA
+        members = tuple(MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("dv-1", "dv-2"))
+        city = Envelope(cluster, CITY_BOARD.caller())
+        await service.handle(city, OpenYear(YEAR, members, "dv-1"))
+        secretariat = Envelope(cluster, Actor("Văn phòng", Role.SECRETARIAT, "dv-1").caller())
+        await service.handle(
+            secretariat, AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
         )
         officer = token(dsn, "Cán bộ", [cluster], Role.MEMBER_OFFICER, "dv-2")
         score = (
-            'mutation { selfScore(year: 2025, unit: "dv-2", criterion: "A1", points: "20",'
-            ' explanation: "Đạt", evidence: ["Báo cáo"]) { version } }'
+            'mutation { selfScore(input: {year: 2025, unit: "dv-2", criterion: "A1",'
+            ' points: "20", explanation: "Đạt", evidence: ["Báo cáo"]}) { version } }'
         )
         first = await api.ok(score, token=officer, cluster=cluster)
         again = await api.ok(score, token=officer, cluster=cluster)

@@ -25,9 +25,10 @@ from api_client import Api, serving, token
 from thidua.api.schema import build_schema
 from thidua.db.migrate import migrate
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, DEMO, YEAR, ensure_template, play_year
+from thidua.domain.commands import RegisterCluster
 from thidua.domain.rights import Role
-from thidua.service.command import Calendar
-from thidua.service.emulation import Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import Calendar, Envelope
 
 SCHEMA = str(build_schema())
 UNITS = [unit for unit, _ in DEMO[0].units]
@@ -160,8 +161,9 @@ async def demo_cluster(api: Api) -> str:
     code = f"cum-f-{uuid.uuid4().hex[:8]}"
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(api.store, clock)
-    await ensure_template(api.store, service)
-    await service.register_cluster(CITY_BOARD, code, "Cụm thi đua thử nghiệm")
+    await ensure_template(service)
+    city_board = Envelope(CITY_TENANT, CITY_BOARD.caller())
+    await service.handle(city_board, RegisterCluster(code, "Cụm thi đua thử nghiệm"))
     await play_year(service, clock, replace(DEMO[0], code=code))
     return code
 
@@ -242,7 +244,7 @@ async def test_a_nan_in_criteria_is_refused_as_input(dsn: str) -> None:
         )
 
     name = f"nan-{uuid.uuid4().hex[:6]}"
-    publish = 'mutation { publishTemplate(name: "NAME", criteria: {}) { version } }'
+    publish = 'mutation { publishTemplate(input: {name: "NAME", criteria: {}}) { version } }'
     async with serving(dsn) as api:
         for bonus_cap, max_points in (("NaN", "10"), ("10", "NaN"), ("sNaN", "10")):
             query = publish.replace("NAME", name).replace("{}", criteria(bonus_cap, max_points))
@@ -255,8 +257,8 @@ async def test_a_nul_character_cannot_stop_a_clusters_projections(
 ) -> None:
     dsn = await new_database()  # its own: a stuck cluster would stop catch_up_all elsewhere
     await migrate(dsn)
-    score = """mutation($unit: String!) { selfScore(year: 2025, unit: $unit, criterion: "A1",
-      points: "1", explanation: "x", evidence: ["e"]) { version } }"""
+    score = """mutation($unit: String!) { selfScore(input: {year: 2025, unit: $unit,
+      criterion: "A1", points: "1", explanation: "x", evidence: ["e"]}) { version } }"""
     trail = "{ cluster { position auditTrail(first: 100) { edges { node { position } } } } }"
     async with serving(dsn) as api:
         code = f"cum-nul-{uuid.uuid4().hex[:6]}"

@@ -23,10 +23,11 @@ from thidua.api.auth import possible_year
 from thidua.api.queries import cursor
 from thidua.api.schema import build_schema
 from thidua.demo import CITY_BOARD, DEMO, YEAR, ensure_template, play_year
+from thidua.domain.commands import RegisterCluster
 from thidua.domain.errors import Forbidden
 from thidua.domain.rights import Action, Actor, Role, YearContext, authorise
-from thidua.service.command import Calendar
 from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import HANOI, Calendar, Envelope
 
 # Cluster A after its demo year: the second unit leads (rotated at the year-end meeting),
 # the first led before, the second inspects the third.
@@ -88,7 +89,7 @@ def query(name: str, fields: str, action: Action | None = None, **kw: Any) -> Op
 def mutation(
     field: str, args: str, action: Action, returns: str = " { streamId version }", **kw: Any
 ) -> Op:
-    body = f"{field}({args}){returns}"
+    body = f"{field}(input: {{{args}}}){returns}"
     return Op(field, "mutation", f"{declared('mutation', body)} {{ {body} }}", action, **kw)
 
 
@@ -131,7 +132,13 @@ QUERIES = [
 ]
 
 MUTATIONS = [
-    mutation("registerCluster", 'code: $code, name: "Cụm giả mạo"', Action.REGISTER_CLUSTER, ""),
+    mutation(
+        "registerCluster",
+        'code: "cum-gia-mao", name: "Cụm giả mạo"',
+        Action.REGISTER_CLUSTER,
+        " { cluster }",
+        city=True,
+    ),
     mutation(
         "publishTemplate",
         f'name: "tieu-chi-cum-khoi", criteria: {CRITERIA}',
@@ -164,7 +171,7 @@ MUTATIONS = [
     mutation("signPledge", f"{Y25}, unit: $unit", Action.SIGN_PLEDGE),
     mutation(
         "registerTopic",
-        f'{Y25}, unit: $unit, topicId: "gia-mao", kind: "new_model", title: "Giả mạo"',
+        f'{Y25}, unit: $unit, topicId: "gia-mao", kind: NEW_MODEL, title: "Giả mạo"',
         Action.REGISTER_TOPIC,
     ),
     mutation(
@@ -247,11 +254,12 @@ async def world(dsn: str) -> AsyncIterator[World]:
     suffix = uuid.uuid4().hex[:8]
     async with serving(dsn, Calendar(TODAY)) as api:
         codes: dict[Log, str] = {"A": f"iso-a-{suffix}", "B": f"iso-b-{suffix}"}
-        await ensure_template(api.store, Emulation(api.store, Calendar(TODAY)))
+        await ensure_template(Emulation(api.store, Calendar(TODAY)))
         for code, demo in zip(codes.values(), DEMO, strict=False):
             clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
             service = Emulation(api.store, clock)
-            await service.register_cluster(CITY_BOARD, code, demo.name)
+            city = Envelope(CITY_TENANT, CITY_BOARD.caller())
+            await service.handle(city, RegisterCluster(code, demo.name))
             await play_year(service, clock, replace(demo, code=code))
         codes["city"] = CITY_TENANT
         reader = token(api.dsn, "kiem-toan-thanh-pho", ["*"], Role.AUDITOR)
@@ -402,6 +410,16 @@ async def assert_only_refusals(
     assert await snapshot(world) == before
 
 
+async def assert_counted(world: World, sub: str, cluster: str) -> None:
+    """The deployment's auditors see the refusal of an uncovered cluster, counted."""
+    query = "query($d: Date!) { accessRefusals(day: $d) { subject cluster code count } }"
+    today = datetime.now(HANOI).date().isoformat()  # the database counts by its own day
+    data = await world.api.ok(query, {"d": today}, token=world.reader)
+    mine = [r for r in data["accessRefusals"] if r["subject"] == sub]
+    assert [(r["cluster"], r["code"]) for r in mine] == [(cluster, "CLUSTER_NOT_COVERED")]
+    assert mine[0]["count"] >= 1
+
+
 async def heads_of(world: World) -> dict[Log, int]:
     return {log: await world.head(log) for log in world.logs}
 
@@ -451,15 +469,17 @@ async def test_another_clusters_token_at_the_clusters_endpoint(
     outcome = await call(world, op, bearer, world.logs["A"], unit or X)
 
     assert_refused(outcome, "CLUSTER_NOT_COVERED", http=403)
-    await assert_only_refusals(world, heads, before, sub, "CLUSTER_NOT_COVERED", "A")
+    await assert_only_refusals(world, heads, before, sub, "CLUSTER_NOT_COVERED", None, "none")
+    await assert_counted(world, sub, world.logs["A"])  # the endpoint refuses first
 
 
 # 3. Another cluster's token at /graphql: what names cluster A is refused; the rest names no
-# cluster at all (BAD_INPUT) or the city's log, which the token does not cover either.
+# cluster at all (BAD_INPUT) or the city's log, which the token does not cover either. Such
+# refusals are counted for the deployment's auditors, never written in A's or the city's log.
 
 
 def at_graphql(op: Op) -> tuple[str, Log | None]:
-    if op.kind == "query" or op.name == "registerCluster":
+    if op.kind == "query":
         return "CLUSTER_NOT_COVERED", "A"
     if op.city:
         return "CLUSTER_NOT_COVERED", "city"
@@ -478,9 +498,9 @@ async def test_another_clusters_token_at_graphql(world: World, op: Op, intruder:
     outcome = await call(world, op, bearer, None, unit or X)
 
     assert_refused(outcome, code)
-    await assert_only_refusals(
-        world, heads, before, sub, code, where, "none" if not where else "one"
-    )
+    await assert_only_refusals(world, heads, before, sub, code, None, "none")
+    if where is not None:
+        await assert_counted(world, sub, world.logs[where])
 
 
 async def test_listing_clusters_shows_only_those_covered(world: World) -> None:
@@ -518,11 +538,11 @@ WHO = [
 
 
 def refusal_of(actor: Actor, action: Action, unit: str | None) -> str | None:
-    """The code a refusal carries, or None when `may` allows: a role no year allows is
-    refused in its own words; otherwise `authorise` decides on cluster A's year."""
+    """The code a refusal carries, or None when `may` allows: `authorise` decides on
+    cluster A's year, or on any year for a right no year changes (the audit trail)."""
+    year = possible_year(actor.unit, unit) if action is Action.READ_AUDIT else A_YEAR
     try:
-        authorise(actor, action, possible_year(actor.unit, unit), unit)
-        authorise(actor, action, A_YEAR, unit)
+        authorise(actor.caller(), action, year, unit)
     except Forbidden as refusal:
         return refusal.code
     return None
@@ -554,7 +574,7 @@ def attempts() -> list[Any]:
                     continue
                 # The role tokens cover cluster A only, never the city's own log.
                 code = "CLUSTER_NOT_COVERED" if op.city else codes[0]
-                count: Count = "some" if op.every_unit else "one"
+                count: Count = "none" if op.city else "some" if op.every_unit else "one"
                 attempt = Attempt(who, op, target, code, "city" if op.city else "A", count)
                 label = f"{who.label}-{op.name}" + (f"-{target}" if target else "")
                 found.append(pytest.param(attempt, id=label))

@@ -233,14 +233,26 @@ async def test_domain_refusals_keep_their_code_and_message(dsn: str) -> None:
 
         secretariat = token(dsn, "van.phong", [code], Role.SECRETARIAT, unit="bhxh-hn")
         status, body = await api.post(
-            "mutation { finalise(year: 1999) { version } }", token=secretariat, cluster=code
+            "mutation { finalise(input: {year: 2099}) { version } }",
+            token=secretariat,
+            cluster=code,
         )
         assert status == 200
         assert body["data"] is None
         [error] = body["errors"]
         assert error["extensions"]["code"] == "UNKNOWN_YEAR"
         assert error["extensions"]["kind"] == "NOT_FOUND"
-        assert error["message"] == "Cụm chưa mở năm thi đua 1999."
+        assert error["message"] == "Cụm chưa mở năm thi đua 2099."
+        # A year no cluster could open is not a command at all: bad input, in its own words.
+        status, body = await api.post(
+            "mutation { finalise(input: {year: 1999}) { version } }",
+            token=secretariat,
+            cluster=code,
+        )
+        assert (status, body["data"]) == (200, None)
+        [error] = body["errors"]
+        assert error["extensions"] == {"code": "OUT_OF_RANGE", "kind": "BAD_INPUT"}
+        assert "2000" in error["message"]
         # A query for a year not opened is an answer, not a refusal.
         found = await api.ok("{ cluster { year(year: 1999) { year } } }", token=city, cluster=code)
         assert found == {"cluster": {"year": None}}
@@ -420,8 +432,8 @@ async def test_responses_are_utf8_json_with_vietnamese_as_itself(dsn: str) -> No
 
 
 async def test_a_points_value_that_is_not_a_finite_decimal_is_bad_input(dsn: str) -> None:
-    score = """mutation ($p: Decimal!) { selfScore(year: 2025, unit: "u", criterion: "A1",
-      points: $p, explanation: "x", evidence: []) { version } }"""
+    score = """mutation ($p: Decimal!) { selfScore(input: {year: 2025, unit: "u",
+      criterion: "A1", points: $p, explanation: "x", evidence: []}) { version } }"""
     async with serving(dsn) as api:
         code = await cluster(api)
         officer = token(dsn, "Cán bộ", [code], Role.MEMBER_OFFICER, "u")

@@ -46,9 +46,9 @@ async def test_a_retried_mutation_records_once_and_a_stale_version_is_refused(ds
         sec = token(dsn, "Văn phòng", [cluster], Role.SECRETARIAT, "don-vi-1")  # the new leader
         before, _ = await api.store.head(cluster)
         convene = (
-            'mutation ($key: String, $v: Int) { conveneMeeting(year: 2025, meetingId: "sk",'
-            ' title: "Sơ kết", heldOn: "2026-01-20", idempotencyKey: $key, expectedVersion: $v)'
-            " { version positions } }"
+            "mutation ($key: String, $v: Int) { conveneMeeting(input: {year: 2025,"
+            ' meetingId: "sk", title: "Sơ kết", heldOn: "2026-01-20"},'
+            " options: {idempotencyKey: $key, expectedVersion: $v}) { version positions } }"
         )
         first = await api.ok(convene, {"key": "hop-so-ket-1"}, token=sec, cluster=cluster)
         again = await api.ok(convene, {"key": "hop-so-ket-1"}, token=sec, cluster=cluster)

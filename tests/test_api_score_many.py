@@ -5,7 +5,8 @@ dashboard and the auditor see: the form lands as one command (one append, its ev
 contiguous positions, one version step per event) and every point shows in the scorecard
 and the standings; a form with one refused entry writes nothing of the form, and the
 refusal, with the form's criteria, is in the audit log; an empty form, a criterion twice,
-a form over the size cap and another unit's form are refused.
+a form over the size cap and another unit's form are refused (a form that cannot be a
+command at all, over the cap or with a blank evidence, as bad input, before anything runs).
 """
 
 import uuid
@@ -18,13 +19,13 @@ from typing import Any
 import pytest
 
 from api_client import Api, serving, token
-from thidua.api.mutations import MAX_SCORES
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
+from thidua.domain.checks import MANY_SCORES
+from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear, RegisterCluster
 from thidua.domain.criteria import Kind
-from thidua.domain.membership import Membership
 from thidua.domain.rights import Actor, Role
-from thidua.service.command import HANOI, Calendar, Command
-from thidua.service.emulation import Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import HANOI, Calendar, Envelope
 
 UNITS = {"so-tu-phap": "Sở Tư pháp", "so-y-te": "Sở Y tế", "so-gd": "Sở Giáo dục và Đào tạo"}
 LEADER, UNIT, OTHER = UNITS
@@ -32,8 +33,8 @@ SCORING_DAY = date(YEAR, 11, 20)  # before the self-score deadline (10 December)
 
 SCORE_MANY = """
 mutation ($year: Int!, $unit: String!, $scores: [ScoreInput!]!, $key: String, $v: Int) {
-  selfScoreMany(year: $year, unit: $unit, scores: $scores, idempotencyKey: $key,
-                expectedVersion: $v) {
+  selfScoreMany(input: {year: $year, unit: $unit, scores: $scores},
+                options: {idempotencyKey: $key, expectedVersion: $v}) {
     streamId version positions
   }
 }"""
@@ -117,6 +118,19 @@ class Cluster:
         message: str = error["message"]
         return message, refusal
 
+    async def bad_input(self, unit: str, scores: list[dict[str, Any]], code: str) -> str:
+        """A form that cannot be a command: refused before anything runs, so nothing of it
+        is written and nothing is recorded. Its message."""
+        card, head = await self.scorecard(unit), await self.head()
+        status, body = await self.post(self.officer(unit), unit, scores)
+        assert (status, body.get("data")) == (200, None), body
+        error = body["errors"][0]
+        assert error["extensions"] == {"code": code, "kind": "BAD_INPUT"}, body
+        assert await self.scorecard(unit) == card
+        assert await self.head() == head  # refused before any command ran
+        message: str = error["message"]
+        return message
+
     async def scorecard(self, unit: str) -> list[dict[str, Any]]:
         data = await self.api.ok(
             SCORECARD, {"year": YEAR, "unit": unit}, token=self.auditor, cluster=self.code
@@ -144,7 +158,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 async def api(dsn: str) -> AsyncIterator[Api]:
     async with serving(dsn, Calendar(datetime.combine(SCORING_DAY, time(9), HANOI))) as api:
-        await ensure_template(api.store, Emulation(api.store, api.clock))
+        await ensure_template(Emulation(api.store, api.clock))
         yield api
 
 
@@ -154,11 +168,15 @@ async def cluster(api: Api) -> Cluster:
     service; the server's day is in the self-scoring season."""
     code = f"cum-form-{uuid.uuid4().hex[:6]}"
     service = Emulation(api.store, api.clock)
-    await service.register_cluster(CITY_BOARD, code, "Cụm thi đua thử bản tự chấm")
-    members = [Membership(u, n, date(YEAR, 1, 1)) for u, n in UNITS.items()]
-    await service.open_year(Command(code, CITY_BOARD), YEAR, members, LEADER, [UNIT])
-    secretariat = Command(code, Actor("Văn phòng Sở Tư pháp", Role.SECRETARIAT, LEADER))
-    await service.adopt_criteria(secretariat, YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
+    city = CITY_BOARD.caller()
+    await service.handle(
+        Envelope(CITY_TENANT, city), RegisterCluster(code, "Cụm thi đua thử bản tự chấm")
+    )
+    members = tuple(MemberGiven(u, n, date(YEAR, 1, 1)) for u, n in UNITS.items())
+    await service.handle(Envelope(code, city), OpenYear(YEAR, members, LEADER, (UNIT,)))
+    secretariat = Actor("Văn phòng Sở Tư pháp", Role.SECRETARIAT, LEADER).caller()
+    adopt = AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
+    await service.handle(Envelope(code, secretariat), adopt)
     return Cluster(api, code)
 
 
@@ -226,7 +244,6 @@ async def test_a_retried_form_is_recorded_once(cluster: Cluster) -> None:
     [
         pytest.param(entry("Z9", 1), "UNKNOWN_CRITERION", id="unknown-criterion"),
         pytest.param(entry("C2", 4, evidence=[]), "EVIDENCE_REQUIRED", id="no-evidence"),
-        pytest.param(entry("C2", 4, evidence=["  "]), "EVIDENCE_REQUIRED", id="blank-evidence"),
         pytest.param(entry("C2", 6), "SCORE_OUT_OF_RANGE", id="above-max"),
         pytest.param(entry("C2", "4.1"), "SCORE_STEP", id="off-step"),
         pytest.param(
@@ -245,13 +262,24 @@ async def test_one_bad_entry_refuses_the_whole_form(
     assert bad["criterion"] in message
     assert self_points(await cluster.scorecard(UNIT)) == {"A1": "20.00"}
     assert (refusal["actor"], refusal["unit"]) == (f"Cán bộ {UNIT}", UNIT)
-    assert refusal["after"]["command"] == "score_self_many"
+    assert refusal["after"]["command"] == "selfScoreMany"
     assert refusal["after"]["target"] == {
         "year": str(YEAR),
         "unit": UNIT,
-        "layer": "self",
         "criteria": f"A1,A2,{bad['criterion']},D",
+        "layer": "self",
     }
+
+
+async def test_one_blank_evidence_refuses_the_whole_form_as_bad_input(cluster: Cluster) -> None:
+    await cluster.score_many(UNIT, form({"A1": Decimal(20)}))  # an earlier save
+    blank = entry("C2", 4, evidence=["  "])
+    scores = [*form({"A1": Decimal(29), "A2": Decimal(14)}), blank, entry("D", 15)]
+
+    message = await cluster.bad_input(UNIT, scores, "EMPTY_NAME")
+
+    assert "evidence" in message
+    assert self_points(await cluster.scorecard(UNIT)) == {"A1": "20.00"}
 
 
 async def test_an_empty_form_is_refused(cluster: Cluster) -> None:
@@ -273,23 +301,17 @@ async def test_a_criterion_twice_in_one_form_is_refused(cluster: Cluster) -> Non
 
 
 async def test_a_form_over_the_cap_is_bad_input(cluster: Cluster) -> None:
-    head = await cluster.head()
-    scores = [entry(f"X{i}", 1) for i in range(MAX_SCORES + 1)]
+    scores = [entry(f"X{i}", 1) for i in range(MANY_SCORES + 1)]
 
-    status, body = await cluster.post(cluster.officer(UNIT), UNIT, scores)
+    message = await cluster.bad_input(UNIT, scores, "TOO_MANY")
 
-    assert status == 200
-    assert body["data"] is None
-    error = body["errors"][0]
-    assert error["extensions"]["code"] == "BAD_INPUT"
-    assert str(MAX_SCORES) in error["message"]
-    assert await cluster.head() == head  # refused before any command ran
+    assert str(MANY_SCORES) in message
 
 
 async def test_a_form_at_the_cap_is_read(cluster: Cluster) -> None:
     """The cap is on the size alone: a full-size form reaches the rules (and is refused
     there, since these criteria are unknown), recorded like any refusal."""
-    scores = [entry(f"X{i}", 1) for i in range(MAX_SCORES)]
+    scores = [entry(f"X{i}", 1) for i in range(MANY_SCORES)]
 
     await cluster.refused(cluster.officer(UNIT), UNIT, scores, "UNKNOWN_CRITERION")
 
@@ -320,9 +342,9 @@ async def test_the_form_matches_single_scores(api: Api, cluster: Cluster) -> Non
         one = entry(code, points)
         await api.ok(
             "mutation ($year: Int!, $unit: String!, $criterion: String!, $points: Decimal!,"
-            " $explanation: String!, $evidence: [String!]!) { selfScore(year: $year,"
+            " $explanation: String!, $evidence: [String!]!) { selfScore(input: {year: $year,"
             " unit: $unit, criterion: $criterion, points: $points, explanation: $explanation,"
-            " evidence: $evidence) { version } }",
+            " evidence: $evidence}) { version } }",
             {"year": YEAR, "unit": OTHER, **one},
             token=officer,
             cluster=cluster.code,

@@ -14,15 +14,17 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
 from api_client import serving, token
 from thidua.demo import CITY_BOARD, DEMO, YEAR, ensure_template, play_year
+from thidua.domain.commands import Reopen
 from thidua.domain.rights import Role
-from thidua.service.command import Calendar, Command
 from thidua.service.emulation import Emulation
+from thidua.service.envelope import Calendar, Envelope
 
 STANDINGS = """subscription { standingsChanged(year: 2025, layer: CITY) {
   position standings { unit total } } }"""
 AUDIT = "subscription { auditEvents { position subject unit actor after } }"
-CITY_ADJUST = """mutation ($u: String!) { cityAdjust(year: 2025, unit: $u, criterion: "E2",
-  points: "0", explanation: "Chưa có quyết định tặng cờ của Bộ") { positions } }"""
+CITY_ADJUST = """mutation ($u: String!) { cityAdjust(input: {year: 2025, unit: $u,
+  criterion: "E2", points: "0", explanation: "Chưa có quyết định tặng cờ của Bộ"})
+  { positions } }"""
 
 
 def socket(
@@ -48,12 +50,13 @@ async def test_a_write_on_one_instance_reaches_subscribers_of_another(dsn: str) 
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     async with serving(dsn, clock) as writer, serving(dsn, clock) as reader:
         service = Emulation(writer.store, clock)
-        await ensure_template(writer.store, service)
+        await ensure_template(service)
         cluster = replace(DEMO[0], code=f"cum-live-{uuid.uuid4().hex[:6]}")
         await writer.store.create_tenant(cluster.code, cluster.name)
         await play_year(service, clock, cluster)
-        reopening = Command(cluster.code, CITY_BOARD, reason="Rà soát điểm thưởng")
-        await service.reopen(reopening, YEAR)  # reopened, so the city may adjust
+        city_board = Envelope(cluster.code, CITY_BOARD.caller())
+        reopening = Reopen(YEAR, "Rà soát điểm thưởng")
+        await service.handle(city_board, reopening)  # reopened, so the city may adjust
         clock.on(date(YEAR + 1, 1, 10))
         auditor = token(dsn, "Kiểm toán viên", [cluster.code], Role.AUDITOR)
         city = token(dsn, "Nguyễn Văn An", ["*"], Role.CITY_BOARD)

@@ -13,7 +13,7 @@ from api_client import Api, serving, token
 from thidua.demo import CITY_CRITERIA
 from thidua.domain.criteria import CriteriaSet, Kind
 from thidua.domain.rights import Role
-from thidua.service.command import Calendar
+from thidua.service.envelope import Calendar
 
 YEAR = 2026
 UNITS = {"so-tu-phap": "Sở Tư pháp", "so-y-te": "Sở Y tế", "so-gd": "Sở Giáo dục và Đào tạo"}
@@ -60,7 +60,7 @@ def criteria_input(criteria: CriteriaSet) -> dict[str, Any]:
                 "title": c.title,
                 "part": c.part,
                 "maxPoints": None if c.max_points is None else str(c.max_points),
-                "kind": c.kind.value,
+                "kind": c.kind.name,
                 "parent": c.parent,
             }
             for c in criteria.criteria
@@ -86,7 +86,7 @@ async def run(api: Api, who: str, cluster: str, mutation: str, **variables: Any)
     """A mutation that must succeed: its result."""
     declared = ", ".join(f"${k}: {TYPES.get(k) or _type(v)}" for k, v in variables.items())
     passed = ", ".join(f"{k}: ${k}" for k in variables)
-    query = f"mutation ({declared}) {{ {mutation}({passed}) {RESULT} }}"
+    query = f"mutation ({declared}) {{ {mutation}(input: {{{passed}}}) {RESULT} }}"
     return (await api.ok(query, variables, token=who, cluster=cluster))[mutation]
 
 
@@ -117,22 +117,23 @@ async def audit(api: Api, who: str, cluster: str, **where: Any) -> list[dict[str
 async def open_cluster(api: Api, people: People, cluster: str, template: str) -> None:
     city = people.city
     registered = await api.ok(
-        'mutation ($c: String!) { registerCluster(code: $c, name: "Cụm thi đua thử") }',
+        "mutation ($c: String!) {"
+        ' registerCluster(input: {code: $c, name: "Cụm thi đua thử"}) { cluster } }',
         {"c": cluster},
         token=city,
     )
-    assert registered == {"registerCluster": cluster}
+    assert registered == {"registerCluster": {"cluster": cluster}}
     published = await api.ok(
         "mutation ($n: String!, $c: CriteriaSetInput!) {"
-        " publishTemplate(name: $n, criteria: $c) { streamId } }",
+        " publishTemplate(input: {name: $n, criteria: $c}) { streamId } }",
         {"n": template, "c": criteria_input(CITY_CRITERIA)},
         token=city,
     )
     assert published["publishTemplate"]["streamId"].startswith("criteria-template/")
     members = [{"unit": u, "name": n, "joinedOn": f"{YEAR}-01-01"} for u, n in UNITS.items()]
     opened = await api.ok(
-        "mutation ($y: Int!, $m: [MemberInput!]!, $r: JSON) { openYear(year: $y, members: $m,"
-        f' leader: "{LEADER}", deputies: ["{DEPUTY}"], rules: $r) {RESULT} }}',
+        "mutation ($y: Int!, $m: [MemberInput!]!, $r: JSON) { openYear(input: {year: $y,"
+        f' members: $m, leader: "{LEADER}", deputies: ["{DEPUTY}"], rules: $r}}) {RESULT} }}',
         {"y": YEAR, "m": members, "r": {"certificate_share": "1/2"}},  # one of three
         token=city,
         cluster=cluster,
@@ -143,7 +144,7 @@ async def open_cluster(api: Api, people: People, cluster: str, template: str) ->
 async def test_a_year_over_http(dsn: str) -> None:
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     cluster = f"cum-api-{uuid.uuid4().hex[:6]}"
-    template = f"Bộ tiêu chí thử {uuid.uuid4().hex[:6]}"
+    template = f"bo-tieu-chi-thu-{uuid.uuid4().hex[:6]}"
     people = People(dsn, cluster)
     async with serving(dsn, clock) as api:
         await open_cluster(api, people, cluster, template)
@@ -152,8 +153,8 @@ async def test_a_year_over_http(dsn: str) -> None:
         clock.on(date(YEAR, 2, 20))
         adopted = await api.ok(
             "mutation ($y: Int!, $n: String!, $v: String!, $c: CriteriaSetInput!) {"
-            " adoptCriteria(year: $y, templateName: $n, templateVersion: $v, criteria: $c)"
-            " { version } }",
+            " adoptCriteria(input: {year: $y, templateName: $n, templateVersion: $v,"
+            " criteria: $c}) { version } }",
             {
                 "y": YEAR,
                 "n": template,
@@ -349,8 +350,8 @@ async def test_a_year_over_http(dsn: str) -> None:
         done = await run(api, sec, cluster, "finalise", year=YEAR)
         assert done["year"]["status"] == "finalised"
         refused = await api.refused(
-            f'mutation {{ selfScore(year: {YEAR}, unit: "{OTHER}", criterion: "A1", points: "1",'
-            ' explanation: "muộn", evidence: []) { version } }',
+            f'mutation {{ selfScore(input: {{year: {YEAR}, unit: "{OTHER}", criterion: "A1",'
+            ' points: "1", explanation: "muộn", evidence: []}) { version } }',
             token=people.of(OTHER, Role.MEMBER_OFFICER),
             cluster=cluster,
         )
@@ -367,7 +368,8 @@ async def test_a_year_over_http(dsn: str) -> None:
             documents=["Tờ trình"],
         )
         reopened = await api.ok(
-            f'mutation {{ reopen(year: 2026, reason: "Rà soát lại điểm kiểm tra chéo") {RESULT} }}',
+            "mutation { reopen(input: {year: 2026,"
+            f' reason: "Rà soát lại điểm kiểm tra chéo"}}) {RESULT} }}',
             token=people.city,
             cluster=cluster,
         )

@@ -551,7 +551,7 @@ def test_cross_inspector_may_not_verify_its_own_unit() -> None:
     _, context = inspected_year()
     inspector = Actor("hung", Role.CROSS_INSPECTOR, "u3")
     with pytest.raises(Forbidden) as caught:
-        authorise(inspector, Action.VERIFY_SCORE, context, "u3")
+        authorise(inspector.caller(), Action.VERIFY_SCORE, context, "u3")
     assert caught.value.code == "OWN_UNIT_INSPECTION"
 
 
@@ -559,14 +559,14 @@ def test_cross_inspector_may_not_verify_a_unit_not_assigned_to_it() -> None:
     _, context = inspected_year()
     inspector = Actor("hung", Role.CROSS_INSPECTOR, "u3")
     with pytest.raises(Forbidden) as caught:
-        authorise(inspector, Action.VERIFY_SCORE, context, "u4")
+        authorise(inspector.caller(), Action.VERIFY_SCORE, context, "u4")
     assert caught.value.code == "NOT_ASSIGNED_INSPECTOR"
 
 
 def test_assigned_cross_inspector_may_verify() -> None:
     _, context = inspected_year()
     inspector = Actor("hung", Role.CROSS_INSPECTOR, "u3")
-    authorise(inspector, Action.VERIFY_SCORE, context, "u2")
+    authorise(inspector.caller(), Action.VERIFY_SCORE, context, "u2")
     assert may(inspector, Action.VERIFY_SCORE, context, "u2") is True
     # The assignment is one way: u2 does not inspect u3.
     assert (
@@ -581,14 +581,14 @@ CONTEXT = YearContext(leader="u1", members=MEMBERS6)
 def test_member_officer_may_self_score_its_own_unit() -> None:
     officer = Actor("lan", Role.MEMBER_OFFICER, "u2")
     assert may(officer, Action.SELF_SCORE, CONTEXT, "u2") is True
-    authorise(officer, Action.SELF_SCORE, CONTEXT, "u2")
+    authorise(officer.caller(), Action.SELF_SCORE, CONTEXT, "u2")
 
 
 def test_member_officer_may_not_self_score_another_unit() -> None:
     officer = Actor("lan", Role.MEMBER_OFFICER, "u2")
     assert may(officer, Action.SELF_SCORE, CONTEXT, "u3") is False
     with pytest.raises(Forbidden) as caught:
-        authorise(officer, Action.SELF_SCORE, CONTEXT, "u3")
+        authorise(officer.caller(), Action.SELF_SCORE, CONTEXT, "u3")
     assert caught.value.code == "FORBIDDEN"
 
 
@@ -630,7 +630,7 @@ def test_auditor_reads_everything_and_changes_nothing() -> None:
     assert allowed(auditor, CONTEXT) == reads
     assert allowed(auditor, CONTEXT, "u2") == reads
     with pytest.raises(Forbidden) as caught:
-        authorise(auditor, Action.MANAGE_YEAR, CONTEXT)
+        authorise(auditor.caller(), Action.MANAGE_YEAR, CONTEXT)
     assert caught.value.code == "FORBIDDEN"
 
 
@@ -647,7 +647,7 @@ def test_secretariat_rights_follow_the_leader_after_rotation() -> None:
     assert may(old, Action.READ_YEAR, after) is True
     assert may(new, Action.MANAGE_YEAR, after) is True
     with pytest.raises(Forbidden) as caught:
-        authorise(old, Action.MANAGE_YEAR, after)
+        authorise(old.caller(), Action.MANAGE_YEAR, after)
     assert caught.value.code == "NOT_THE_LEADER"
 
 
@@ -662,7 +662,7 @@ def test_city_board_may_reopen_and_the_secretariat_may_not() -> None:
     assert may(board, Action.REOPEN, CONTEXT) is True
     assert may(secretariat, Action.REOPEN, CONTEXT) is False
     with pytest.raises(Forbidden) as caught:
-        authorise(secretariat, Action.REOPEN, CONTEXT)
+        authorise(secretariat.caller(), Action.REOPEN, CONTEXT)
     assert caught.value.code == "FORBIDDEN"
 
 
@@ -1346,7 +1346,7 @@ def test_the_secretariat_does_not_verify_its_own_unit() -> None:
     secretariat = Actor("Thường trực", Role.SECRETARIAT, "u1")
     assert may(secretariat, Action.VERIFY_SCORE, CONTEXT, "u2")
     with pytest.raises(DomainError) as caught:
-        authorise(secretariat, Action.VERIFY_SCORE, CONTEXT, "u1")
+        authorise(secretariat.caller(), Action.VERIFY_SCORE, CONTEXT, "u1")
     assert caught.value.code == "OWN_UNIT_INSPECTION"
 
 

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from thidua.demo import CITY_BOARD, DEMO, YEAR, ensure_template, play_year
-from thidua.domain.membership import Membership
+from thidua.domain import commands as c
 from thidua.projections import reads
 from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter
 from thidua.projections.runtime import PROJECTIONS, Projector
 from thidua.projections.standings import Standing, StandingsProjection
-from thidua.service.command import Calendar, Command
-from thidua.service.emulation import Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
 from workload import generated_year
 
@@ -45,8 +45,9 @@ async def demo_cluster(store: EventStore) -> str:
     code = f"cum-p-{uuid.uuid4().hex[:8]}"
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(store, clock)
-    await ensure_template(store, service)
-    await service.register_cluster(CITY_BOARD, code, "Cụm thi đua thử nghiệm")
+    await ensure_template(service)
+    registered = c.RegisterCluster(code, "Cụm thi đua thử nghiệm")
+    await service.handle(Envelope(CITY_TENANT, CITY_BOARD.caller()), registered)
     await play_year(service, clock, replace(DEMO[0], code=code))
     return code
 
@@ -90,9 +91,11 @@ async def test_a_writer_reads_its_own_write(projected: Projector) -> None:
 
     clock = Calendar(datetime(YEAR, 12, 20, 2, tzinfo=UTC))
     service = Emulation(store, clock)
-    await service.reopen(Command(tenant, CITY_BOARD, "Rà soát theo đơn thư"), YEAR)
-    city = Command(tenant, CITY_BOARD, "Thẩm định lại hồ sơ")
-    await service.city_adjust(city, YEAR, "vnpt-hn", "A1", Decimal("1.5"), "Thiếu minh chứng")
+    board = Envelope(tenant, CITY_BOARD.caller())
+    await service.handle(board, c.Reopen(YEAR, "Rà soát theo đơn thư"))
+    city = Envelope(tenant, CITY_BOARD.caller(), "Thẩm định lại hồ sơ")
+    adjusted = c.CityAdjust(YEAR, "vnpt-hn", "A1", Decimal("1.5"), "Thiếu minh chứng")
+    await service.handle(city, adjusted)
 
     # The same transaction that took the score moved the standings and the history.
     async with store.transaction(tenant) as conn:
@@ -247,14 +250,15 @@ async def test_a_rebuild_under_concurrent_writes_loses_nothing(projected: Projec
     store = projected.store
     tenant = await demo_cluster(store)
     service = Emulation(store, Calendar(datetime(YEAR, 12, 20, 2, tzinfo=UTC)))
-    await service.reopen(Command(tenant, CITY_BOARD, "Rà soát"), YEAR)
-    city = Command(tenant, CITY_BOARD, "Điều chỉnh theo kết quả thẩm định")
+    await service.handle(Envelope(tenant, CITY_BOARD.caller()), c.Reopen(YEAR, "Rà soát"))
+    city = Envelope(tenant, CITY_BOARD.caller(), "Điều chỉnh theo kết quả thẩm định")
 
     async def write() -> int:
         written = 0
         for step in range(40):
             points = Decimal(20) + Decimal(step % 10) / 2
-            await service.city_adjust(city, YEAR, "kho-bac-hn", "A1", points, "Thẩm định lại")
+            adjusted = c.CityAdjust(YEAR, "kho-bac-hn", "A1", points, "Thẩm định lại")
+            await service.handle(city, adjusted)
             written += 1
             await asyncio.sleep(0)
         return written
@@ -357,9 +361,10 @@ async def test_a_failing_projection_never_loses_the_write(store: EventStore, dsn
     try:
         Projector(writer_store, [StandingsProjection(), Broken()]).attach()
         service = Emulation(writer_store, Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC)))
-        await service.register_cluster(CITY_BOARD, code, "Cụm thử lỗi")
-        members = [Membership(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("u1", "u2")]
-        await service.open_year(Command(code, CITY_BOARD), YEAR, members, "u1", ["u2"])
+        board = CITY_BOARD.caller()
+        await service.handle(Envelope(CITY_TENANT, board), c.RegisterCluster(code, "Cụm thử lỗi"))
+        members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("u1", "u2"))
+        await service.handle(Envelope(code, board), c.OpenYear(YEAR, members, "u1", ("u2",)))
     finally:
         await writer_store.close()
     # The year is open; neither projection moved (one savepoint): the runner catches up.

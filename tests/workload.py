@@ -13,7 +13,6 @@ follows the log's head from what its commands return instead of reading it back.
 """
 
 import asyncio
-import contextlib
 import math
 import random
 from collections import Counter
@@ -23,17 +22,16 @@ from decimal import Decimal
 from typing import Any
 
 from thidua.demo import CITY_CRITERIA
+from thidua.domain import commands as c
 from thidua.domain.criteria import Kind
 from thidua.domain.errors import DomainError
-from thidua.domain.membership import Membership
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
-from thidua.service.command import HANOI, Calendar, Command, Recorded
-from thidua.service.emulation import CITY_NAME, CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import HANOI, Calendar, Envelope, Recorded
 from thidua.store import ConcurrencyConflict, EventStore
-from thidua.store.errors import TenantExists
 
 YEAR = 2025
 UNITS = [
@@ -51,8 +49,8 @@ LEADER, DEPUTY = "dv-1", "dv-2"
 CITY = Actor("Nguyễn Văn An", Role.CITY_BOARD)
 
 CRITERIA = CITY_CRITERIA.scorable()
-BASE = sorted(code for code, c in CRITERIA.items() if c.kind is Kind.BASE)
-EXTRA = sorted(code for code, c in CRITERIA.items() if c.kind is not Kind.BASE)
+BASE = sorted(code for code, criterion in CRITERIA.items() if criterion.kind is Kind.BASE)
+EXTRA = sorted(code for code, criterion in CRITERIA.items() if criterion.kind is not Kind.BASE)
 
 BULK_FROM = date(YEAR, 3, 5)
 SELF_SCORES_UNTIL = date(YEAR, 12, 10)  # the default self-score deadline, inclusive
@@ -77,15 +75,13 @@ ANSWERS = [
     "Đơn vị giải trình số liệu theo báo cáo thống kê",
     "Đơn vị tiếp thu và chấn chỉnh trong quý tới",
 ]
-DOCUMENTS = ["Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích"]
+DOCUMENTS = ("Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích")
 PEOPLE = {
     Role.MEMBER_OFFICER: "Cán bộ thi đua",
     Role.MEMBER_HEAD: "Thủ trưởng",
     Role.CROSS_INSPECTOR: "Tổ kiểm tra chéo",
     Role.SECRETARIAT: "Văn phòng thường trực cụm",
 }
-
-Call = Awaitable[Recorded]
 
 
 async def generated_year(
@@ -166,36 +162,29 @@ class _Workload:
 
     async def _open(self) -> None:
         await self.store.create_tenant(self.tenant, f"Cụm thi đua thử nghiệm {self.tenant}")
-        with contextlib.suppress(TenantExists):
-            await self.store.create_tenant(CITY_TENANT, CITY_NAME)
         self.template = f"mau-{self.tenant}"
-        await self.service.publish_template(
-            Command(CITY_TENANT, CITY), self.template, CITY_CRITERIA
-        )
+        board = Envelope(CITY_TENANT, CITY.caller())  # the city's log, made on first use
+        await self.service.handle(board, c.PublishTemplate(self.template, CITY_CRITERIA))
         self._on(date(YEAR, 1, 10))
-        members = [Membership(code, name, date(YEAR, 1, 1)) for code, name in UNITS]
-        opened = self.service.open_year(
-            self._city("Mở năm thi đua 2025"), YEAR, members, LEADER, [DEPUTY]
-        )
-        await self._ok(opened)
+        members = tuple(c.MemberGiven(code, name, date(YEAR, 1, 1)) for code, name in UNITS)
+        opened = c.OpenYear(YEAR, members, LEADER, (DEPUTY,))
+        await self._ok(self._city("Mở năm thi đua 2025"), opened)
 
     async def _conference(self) -> None:
         """Criteria, pledge and signatures; then new models and cross-inspections."""
         self._on(date(YEAR, 2, 20))
         secretariat = self._secretariat()
+        await self._ok(secretariat, c.AdoptCriteria(YEAR, self.template, "2025.1", CITY_CRITERIA))
         await self._ok(
-            self.service.adopt_criteria(secretariat, YEAR, self.template, "2025.1", CITY_CRITERIA)
-        )
-        await self._ok(
-            self.service.draft_pledge(
-                secretariat,
+            secretariat,
+            c.DraftPledge(
                 YEAR,
-                ["Hoàn thành xuất sắc nhiệm vụ chính trị được giao", "Đẩy mạnh chuyển đổi số"],
-                ["100% hồ sơ xử lý trên môi trường mạng", "Không có cán bộ vi phạm kỷ luật"],
-            )
+                ("Hoàn thành xuất sắc nhiệm vụ chính trị được giao", "Đẩy mạnh chuyển đổi số"),
+                ("100% hồ sơ xử lý trên môi trường mạng", "Không có cán bộ vi phạm kỷ luật"),
+            ),
         )
         for unit in self.rng.sample(self.members, len(self.members)):
-            await self._ok(self.service.sign_pledge(self._as(Role.MEMBER_HEAD, unit), YEAR, unit))
+            await self._ok(self._as(Role.MEMBER_HEAD, unit), c.SignPledge(YEAR, unit))
 
         self._on(date(YEAR, 3, 3))
         registering = self.rng.sample(self.members, 6)
@@ -204,7 +193,7 @@ class _Workload:
             topic = f"mo-hinh-{unit}" if kind is TopicKind.NEW_MODEL else f"chuyen-de-{unit}"
             title = f"{'Mô hình mới' if position < 5 else 'Chuyên đề'}: số hoá hồ sơ tại {unit}"
             officer = self._as(Role.MEMBER_OFFICER, unit)
-            await self._ok(self.service.register_topic(officer, YEAR, unit, topic, kind, title))
+            await self._ok(officer, c.RegisterTopic(YEAR, unit, topic, kind, title))
             if kind is TopicKind.NEW_MODEL:
                 self.models.append((topic, unit))
 
@@ -221,33 +210,33 @@ class _Workload:
     async def _late_topic(self) -> None:
         unit = self.rng.choice(self.members)
         officer = self._as(Role.MEMBER_OFFICER, unit)
-        late = self.service.register_topic(
-            officer, YEAR, unit, f"tre-han-{unit}", TopicKind.TOPIC, "Chuyên đề đăng ký muộn"
+        late = c.RegisterTopic(
+            YEAR, unit, f"tre-han-{unit}", TopicKind.TOPIC, "Chuyên đề đăng ký muộn"
         )
-        await self._refused(late, "TOPIC_DEADLINE_PASSED")
+        await self._refused(officer, late, "TOPIC_DEADLINE_PASSED")
 
     async def _join(self) -> None:
         unit, name = NEWCOMER
-        await self._ok(self.service.join_member(self._secretariat(), YEAR, unit, name, self.day))
+        await self._ok(self._secretariat(), c.JoinMember(YEAR, unit, name, self.day))
         self.members.append(unit)
         self.count["joins"] += 1
-        await self._ok(self.service.sign_pledge(self._as(Role.MEMBER_HEAD, unit), YEAR, unit))
+        await self._ok(self._as(Role.MEMBER_HEAD, unit), c.SignPledge(YEAR, unit))
         inspector = self.rng.choice([u for u in self.members if u not in (unit, self.leaver)])
         await self._assign("kiem-tra-cheo-bo-sung", inspector, [unit])
 
     async def _leave(self) -> None:
-        await self._ok(self.service.leave_member(self._secretariat(), YEAR, self.leaver, self.day))
+        await self._ok(self._secretariat(), c.LeaveMember(YEAR, self.leaver, self.day))
         self.members.remove(self.leaver)
         self.count["leaves"] += 1
 
     async def _mid_year_review(self) -> None:
-        await self._ok(self.service.record_mid_year_review(self._secretariat(), YEAR))
+        await self._ok(self._secretariat(), c.RecordMidYearReview(YEAR))
 
     async def _mark_topics(self) -> None:
         for position, (topic, unit) in enumerate(self.models):
             done = position == 0 or self.rng.random() < 0.75
             note = "Đã triển khai, đánh giá hiệu quả" if done else "Chưa triển khai đúng tiến độ"
-            await self._ok(self.service.mark_topic(self._secretariat(), YEAR, topic, done, note))
+            await self._ok(self._secretariat(), c.MarkTopic(YEAR, topic, done, note))
             if done:
                 self.carried_out.add(unit)
 
@@ -255,46 +244,38 @@ class _Workload:
         """Finalise, meet and vote, propose; the city reopens, adjusts, and finalises again."""
         secretariat = self._secretariat()
         self._on(date(YEAR, 12, 15))
-        await self._ok(self.service.finalise(secretariat, YEAR))
+        await self._ok(secretariat, c.Finalise(YEAR))
         self.count["finalisations"] += 1
-        command, unit = self._verifier()
+        verifier, unit = self._verifier()
         code = self.rng.choice(BASE)
-        late = self.service.verify_score(
-            command, YEAR, unit, code, self._points(code), "Chấm sau khi đã chốt"
-        )
-        await self._refused(late, "YEAR_FINALISED")
-        not_city = self.service.reopen(self._secretariat("Đề nghị mở lại"), YEAR)
-        await self._refused(not_city, "FORBIDDEN")
+        late = c.VerifyScore(YEAR, unit, code, self._points(code), "Chấm sau khi đã chốt")
+        await self._refused(verifier, late, "YEAR_FINALISED")
+        not_city = c.Reopen(YEAR, "Đề nghị mở lại")
+        await self._refused(self._secretariat(), not_city, "FORBIDDEN")
 
         self._on(date(YEAR, 12, 18))
         ranking = await self._ranking()
         self.candidate = ranking["first"] or ranking["places"][0]["unit"]
         meeting = "tong-ket-2025"
-        await self._ok(
-            self.service.convene_meeting(
-                secretariat, YEAR, meeting, "Hội nghị tổng kết phong trào thi đua 2025", self.day
-            )
-        )
+        title = "Hội nghị tổng kết phong trào thi đua 2025"
+        await self._ok(secretariat, c.ConveneMeeting(YEAR, meeting, title, self.day))
         absent = self.rng.choice([u for u in self.members if u != LEADER])
-        present = [u for u in self.members if u != absent]
-        await self._ok(self.service.record_attendance(secretariat, YEAR, meeting, present))
-        await self._ok(
-            self.service.open_ballot(
-                secretariat, YEAR, meeting, self.candidate, "Suy tôn đơn vị dẫn đầu cụm năm 2025"
-            )
-        )
+        present = tuple(u for u in self.members if u != absent)
+        await self._ok(secretariat, c.RecordAttendance(YEAR, meeting, present))
+        question = "Suy tôn đơn vị dẫn đầu cụm năm 2025"
+        await self._ok(secretariat, c.OpenBallot(YEAR, meeting, self.candidate, question))
         yes = len(present) - self.rng.randint(0, 1)
         no = len(present) - yes
-        await self._ok(self.service.record_tally(secretariat, YEAR, meeting, yes, no, 0))
+        await self._ok(secretariat, c.RecordTally(YEAR, meeting, yes, no, 0))
         self._on(date(YEAR, 12, 19))
         await self._propose(ranking, "1")
 
         self._on(date(YEAR, 12, 22))
         reason = "Phát hiện kê khai chưa chính xác qua thẩm định của thành phố"
-        await self._ok(self.service.reopen(self._city(reason), YEAR))
+        await self._ok(self._city(reason), c.Reopen(YEAR, reason))
         self.count["reopenings"] += 1
         await self._city_adjust()
-        await self._ok(self.service.finalise(secretariat, YEAR))
+        await self._ok(secretariat, c.Finalise(YEAR))
         self.count["finalisations"] += 1
         self._on(date(YEAR + 1, 1, 8))
         await self._propose(await self._ranking(), "2")
@@ -305,19 +286,15 @@ class _Workload:
         quota = len(self.members) * 3 // 10  # the default 30% of current members
         secretariat = self._secretariat()
         if quota and others:
-            units = others[:quota]
+            units = tuple(others[:quota])
             proposal = f"bang-khen-2025-{version}"
             await self._ok(
-                self.service.propose(
-                    secretariat, YEAR, proposal, Award.CERTIFICATE, units, DOCUMENTS
-                )
+                secretariat, c.Propose(YEAR, proposal, Award.CERTIFICATE, units, DOCUMENTS)
             )
             self.count["proposals"] += 1
         if first is not None and first == self.candidate and first in self.carried_out:
             flag = f"co-thi-dua-2025-{version}"
-            await self._ok(
-                self.service.propose(secretariat, YEAR, flag, Award.FLAG, [first], DOCUMENTS)
-            )
+            await self._ok(secretariat, c.Propose(YEAR, flag, Award.FLAG, (first,), DOCUMENTS))
             self.count["proposals"] += 1
             self.count["flags"] += 1
 
@@ -366,29 +343,31 @@ class _Workload:
         unit = self.rng.choice(self.members)
         code = self._code()
         role = Role.MEMBER_HEAD if self.rng.random() < 0.1 else Role.MEMBER_OFFICER
-        await self._ok(self._self_call(self._as(role, unit), unit, code), (unit, Layer.SELF, code))
+        await self._ok(
+            self._as(role, unit), self._self_score_of(unit, code), (unit, Layer.SELF, code)
+        )
 
     async def _verify(self) -> None:
-        command, unit = self._verifier()
+        verifier, unit = self._verifier()
         code = self._code()
-        evidence = [f"Biên bản kiểm tra số {self.rng.randint(1, 99)}/BB-KTC"]
-        call = self.service.verify_score(
-            command, YEAR, unit, code, self._points(code), self.rng.choice(CHECKS), evidence
+        evidence = (f"Biên bản kiểm tra số {self.rng.randint(1, 99)}/BB-KTC",)
+        check = c.VerifyScore(
+            YEAR, unit, code, self._points(code), self.rng.choice(CHECKS), evidence
         )
-        await self._ok(call, (unit, Layer.VERIFIED, code))
+        await self._ok(verifier, check, (unit, Layer.VERIFIED, code))
 
     async def _city_adjust(self) -> None:
         unit = self.rng.choice(self.members)
         code = self._code()
-        call = self.service.city_adjust(
-            self._city("Điều chỉnh theo kết quả thẩm định của thành phố"),
+        adjusted = c.CityAdjust(
             YEAR,
             unit,
             code,
             self._points(code),
             "Ban Thi đua - Khen thưởng thành phố điều chỉnh theo hồ sơ",
         )
-        await self._ok(call, (unit, Layer.CITY, code))
+        city = self._city("Điều chỉnh theo kết quả thẩm định của thành phố")
+        await self._ok(city, adjusted, (unit, Layer.CITY, code))
 
     async def _answer(self) -> None:
         open_findings = [f for f in self.findings if f[0] in self.members]
@@ -398,7 +377,7 @@ class _Workload:
         unit, code = self.rng.choice(open_findings)
         officer = self._as(Role.MEMBER_OFFICER, unit)
         text = self.rng.choice(ANSWERS)
-        await self._ok(self.service.answer_finding(officer, YEAR, unit, code, text))
+        await self._ok(officer, c.AnswerFinding(YEAR, unit, code, text))
         self.count["answers"] += 1
 
     async def _submit(self) -> None:
@@ -408,7 +387,7 @@ class _Workload:
             return
         unit = self.rng.choice(ready)
         head = self._as(Role.MEMBER_HEAD, unit)
-        await self._ok(self.service.submit_self_assessment(head, YEAR, unit))
+        await self._ok(head, c.SubmitSelfAssessment(YEAR, unit))
         self.submitted.add(unit)
         self.count["submissions"] += 1
 
@@ -417,7 +396,7 @@ class _Workload:
         unit = self.rng.choice(self.members)
         codes = self.rng.sample(BASE + EXTRA, self.rng.randint(3, 4))
         officer = self._as(Role.MEMBER_OFFICER, unit)
-        calls = [self._self_call(officer, unit, code) for code in codes]
+        calls = [self.service.handle(officer, self._self_score_of(unit, code)) for code in codes]
         results = await asyncio.gather(*calls, return_exceptions=True)
         for result in results:
             if isinstance(result, Recorded):
@@ -441,15 +420,15 @@ class _Workload:
         unit = self.rng.choice(known)
         expected = self.versions[unit] - 1
         code = self._code()
+        command: c.Command
         if layer is Layer.SELF:
-            officer = self._as(Role.MEMBER_OFFICER, unit, expected=expected)
-            call = self._self_call(officer, unit, code)
+            sender = self._as(Role.MEMBER_OFFICER, unit, expected=expected)
+            command = self._self_score_of(unit, code)
         else:
-            secretariat = self._secretariat("Thẩm định lại", expected=expected)
-            points = self._points(code)
-            call = self.service.verify_score(secretariat, YEAR, unit, code, points, "Sửa điểm")
+            sender = self._secretariat("Thẩm định lại", expected=expected)
+            command = c.VerifyScore(YEAR, unit, code, self._points(code), "Sửa điểm")
         try:
-            await call
+            await self.service.handle(sender, command)
         except ConcurrencyConflict:
             self.count["conflicts"] += 1
         else:
@@ -465,7 +444,7 @@ class _Workload:
         unit = self.rng.choice(known)
         code = self._code()
         officer = self._as(Role.MEMBER_OFFICER, unit, expected=self.versions[unit])
-        await self._ok(self._self_call(officer, unit, code), (unit, Layer.SELF, code))
+        await self._ok(officer, self._self_score_of(unit, code), (unit, Layer.SELF, code))
         self.count["optimistic"] += 1
 
     async def _refusal(self, self_scores_open: bool) -> None:
@@ -486,18 +465,20 @@ class _Workload:
         maximum = CRITERIA[code].max_points
         assert maximum is not None
         points = maximum + Decimal(self.rng.randint(1, 20)) / 4
+        command: c.Command
         if self.day <= SELF_SCORES_UNTIL:
             unit = self.rng.choice(self.members)
-            call = self._self_call(self._as(Role.MEMBER_OFFICER, unit), unit, code, points)
+            sender = self._as(Role.MEMBER_OFFICER, unit)
+            command = self._self_score_of(unit, code, points)
         else:
-            command, unit = self._verifier()
-            call = self.service.verify_score(command, YEAR, unit, code, points, "Vượt mức")
-        await self._refused(call, "SCORE_OUT_OF_RANGE")
+            sender, unit = self._verifier()
+            command = c.VerifyScore(YEAR, unit, code, points, "Vượt mức")
+        await self._refused(sender, command, "SCORE_OUT_OF_RANGE")
 
     async def _other_unit(self) -> None:
         unit, other = self.rng.sample(self.members, 2)
         officer = self._as(Role.MEMBER_OFFICER, unit)
-        await self._refused(self._self_call(officer, other, self._code()), "FORBIDDEN")
+        await self._refused(officer, self._self_score_of(other, self._code()), "FORBIDDEN")
 
     async def _not_assigned(self) -> None:
         inspector = self.rng.choice(self.members)
@@ -507,62 +488,58 @@ class _Workload:
             await self._own_unit()
             return
         unit = self.rng.choice(others)
-        command = self._as(Role.CROSS_INSPECTOR, inspector, "Kiểm tra chéo")
+        sender = self._as(Role.CROSS_INSPECTOR, inspector, "Kiểm tra chéo")
         code = self._code()
-        call = self.service.verify_score(
-            command, YEAR, unit, code, self._points(code), "Kiểm tra ngoài phân công"
-        )
-        await self._refused(call, "NOT_ASSIGNED_INSPECTOR")
+        check = c.VerifyScore(YEAR, unit, code, self._points(code), "Kiểm tra ngoài phân công")
+        await self._refused(sender, check, "NOT_ASSIGNED_INSPECTOR")
 
     async def _own_unit(self) -> None:
         inspector = self.rng.choice(self.members)
         role = Role.SECRETARIAT if inspector == LEADER else Role.CROSS_INSPECTOR
-        command = self._as(role, inspector, "Tự kiểm tra")
+        sender = self._as(role, inspector, "Tự kiểm tra")
         code = self._code()
-        call = self.service.verify_score(
-            command, YEAR, inspector, code, self._points(code), "Tự xác nhận"
-        )
-        await self._refused(call, "OWN_UNIT_INSPECTION")
+        check = c.VerifyScore(YEAR, inspector, code, self._points(code), "Tự xác nhận")
+        await self._refused(sender, check, "OWN_UNIT_INSPECTION")
 
     async def _incomplete(self) -> None:
         unit = self.rng.choice([u for u in self.members if not self._complete(u)])
         head = self._as(Role.MEMBER_HEAD, unit)
-        await self._refused(
-            self.service.submit_self_assessment(head, YEAR, unit), "SELF_ASSESSMENT_INCOMPLETE"
-        )
+        await self._refused(head, c.SubmitSelfAssessment(YEAR, unit), "SELF_ASSESSMENT_INCOMPLETE")
 
     async def _no_evidence(self) -> None:
         unit = self.rng.choice(self.members)
         officer = self._as(Role.MEMBER_OFFICER, unit)
-        call = self._self_call(officer, unit, self._code(), evidence=["  "])
-        await self._refused(call, "EVIDENCE_REQUIRED")
+        # No evidence at all: a blank item would not even make a command (no document's name).
+        unproven = self._self_score_of(unit, self._code(), evidence=())
+        await self._refused(officer, unproven, "EVIDENCE_REQUIRED")
 
     async def _off_step(self) -> None:
         unit = self.rng.choice(self.members)
         officer = self._as(Role.MEMBER_OFFICER, unit)
-        call = self._self_call(officer, unit, self.rng.choice(BASE), Decimal("1.1"))
-        await self._refused(call, "SCORE_STEP")
+        off_step = self._self_score_of(unit, self.rng.choice(BASE), Decimal("1.1"))
+        await self._refused(officer, off_step, "SCORE_STEP")
 
     async def _too_late(self) -> None:
         unit = self.rng.choice(self.members)
         officer = self._as(Role.MEMBER_OFFICER, unit)
-        await self._refused(
-            self._self_call(officer, unit, self._code()), "SELF_SCORE_DEADLINE_PASSED"
-        )
+        late = self._self_score_of(unit, self._code())
+        await self._refused(officer, late, "SELF_SCORE_DEADLINE_PASSED")
 
     # Running commands and following the log.
 
-    async def _ok(self, call: Call, score: tuple[str, Layer, str] | None = None) -> Recorded:
-        recorded = await call
+    async def _ok(
+        self, sender: Envelope, command: c.Command, score: tuple[str, Layer, str] | None = None
+    ) -> Recorded:
+        recorded = await self.service.handle(sender, command)
         self._landed(recorded)
         if score is not None:
             self._scored(*score)
         await self._checkpoint()
         return recorded
 
-    async def _refused(self, call: Call, code: str) -> None:
+    async def _refused(self, sender: Envelope, command: c.Command, code: str) -> None:
         try:
-            await call
+            await self.service.handle(sender, command)
         except DomainError as refusal:
             if refusal.code != code:
                 raise AssertionError(f"expected {code}, refused with {refusal.code}") from refusal
@@ -630,17 +607,17 @@ class _Workload:
         unit: str,
         reason: str | None = None,
         expected: int | None = None,
-    ) -> Command:
-        actor = Actor(f"{PEOPLE[role]} {unit}", role, unit)
-        return Command(self.tenant, actor, reason, expected_version=expected)
+    ) -> Envelope:
+        caller = Actor(f"{PEOPLE[role]} {unit}", role, unit).caller()
+        return Envelope(self.tenant, caller, reason, expected_version=expected)
 
-    def _secretariat(self, reason: str | None = None, expected: int | None = None) -> Command:
+    def _secretariat(self, reason: str | None = None, expected: int | None = None) -> Envelope:
         return self._as(Role.SECRETARIAT, LEADER, reason, expected)
 
-    def _city(self, reason: str) -> Command:
-        return Command(self.tenant, CITY, reason)
+    def _city(self, reason: str) -> Envelope:
+        return Envelope(self.tenant, CITY.caller(), reason)
 
-    def _verifier(self) -> tuple[Command, str]:
+    def _verifier(self) -> tuple[Envelope, str]:
         """An assigned inspector and a unit it checks, else the secretariat and another unit."""
         pairs = [
             (inspector, unit)
@@ -656,25 +633,23 @@ class _Workload:
         return self._secretariat("Thẩm định của cơ quan thường trực"), unit
 
     async def _assign(self, inspection: str, inspector: str, units: list[str]) -> None:
-        await self._ok(
-            self.service.assign_inspection(self._secretariat(), YEAR, inspection, inspector, units)
-        )
+        assigned = c.AssignInspection(YEAR, inspection, inspector, tuple(units))
+        await self._ok(self._secretariat(), assigned)
         self.inspects.setdefault(inspector, []).extend(units)
 
-    def _self_call(
+    def _self_score_of(
         self,
-        command: Command,
         unit: str,
         code: str,
         points: Decimal | None = None,
-        evidence: list[str] | None = None,
-    ) -> Call:
+        evidence: tuple[str, ...] | None = None,
+    ) -> c.SelfScore:
         if points is None:
             points = self._points(code)
         if evidence is None:
-            evidence = [f"Báo cáo số {self.rng.randint(10, 99)}/BC-{unit.upper()}"]
+            evidence = (f"Báo cáo số {self.rng.randint(10, 99)}/BC-{unit.upper()}",)
         explanation = self.rng.choice(EXPLANATIONS)
-        return self.service.self_score(command, YEAR, unit, code, points, explanation, evidence)
+        return c.SelfScore(YEAR, unit, code, points, explanation, evidence)
 
     def _code(self) -> str:
         return self.rng.choice(BASE) if self.rng.random() < 0.85 else self.rng.choice(EXTRA)

@@ -12,17 +12,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from thidua.domain import commands as c
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.errors import DomainError, NotFound
-from thidua.domain.membership import Membership
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
-from thidua.service.command import Calendar, Command
-from thidua.service.emulation import CITY_NAME, CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
-from thidua.store.errors import TenantExists
+from thidua.store.errors import TenantExists, UnknownTenant
 
 YEAR = 2025
 TEMPLATE = "tieu-chi-cum-khoi"
@@ -122,15 +122,21 @@ def amended(criteria: CriteriaSet) -> CriteriaSet:
 CITY_BOARD = Actor("Nguyễn Văn An", Role.CITY_BOARD)
 
 
+def sender(cluster: str, actor: Actor, reason: str | None = None) -> Envelope:
+    return Envelope(cluster, actor.caller(), reason=reason)
+
+
 async def load_demo(store: EventStore) -> list[str]:
     """Register the demo clusters that are missing and play their year; return those added."""
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(store, clock)
-    await ensure_template(store, service)
+    await ensure_template(service)
     registered = []
     for cluster in DEMO:
         try:
-            await service.register_cluster(CITY_BOARD, cluster.code, cluster.name)
+            await service.handle(
+                sender(CITY_TENANT, CITY_BOARD), c.RegisterCluster(cluster.code, cluster.name)
+            )
         except TenantExists:
             continue
         await play_year(service, clock, cluster)
@@ -138,135 +144,106 @@ async def load_demo(store: EventStore) -> list[str]:
     return registered
 
 
-async def ensure_template(store: EventStore, service: Emulation) -> None:
+async def ensure_template(service: Emulation) -> None:
     """The city's criteria template, published once, whoever made the city's log."""
-    with contextlib.suppress(TenantExists):
-        await store.create_tenant(CITY_TENANT, CITY_NAME)
-    with contextlib.suppress(NotFound):
+    with contextlib.suppress(NotFound, UnknownTenant):
         if CITY_CRITERIA.version in (await service.template(TEMPLATE)).versions:
             return
-    await service.publish_template(Command(CITY_TENANT, CITY_BOARD), TEMPLATE, CITY_CRITERIA)
+    await service.handle(
+        sender(CITY_TENANT, CITY_BOARD), c.PublishTemplate(TEMPLATE, CITY_CRITERIA)
+    )
 
 
 async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -> None:
     rng = random.Random(cluster.code)
     units = [code for code, _ in cluster.units]
     leader, deputies = units[0], units[1 : 1 + cluster.deputies]
-    city = Command(cluster.code, CITY_BOARD)
-    secretariat = Command(
-        cluster.code, Actor("Phòng Thi đua cơ quan thường trực", Role.SECRETARIAT, leader)
-    )
+    secretary = Actor("Phòng Thi đua cơ quan thường trực", Role.SECRETARIAT, leader)
 
-    def as_unit(unit: str, role: Role, reason: str | None = None) -> Command:
-        return Command(cluster.code, Actor(f"Cán bộ {unit}", role, unit), reason)
+    async def run(command: c.Command, actor: Actor = secretary, reason: str | None = None) -> None:
+        await service.handle(sender(cluster.code, actor, reason), command)
+
+    def unit_as(unit: str, role: Role) -> Actor:
+        return Actor(f"Cán bộ {unit}", role, unit)
 
     clock.on(date(YEAR, 1, 10))
-    members = [Membership(code, name, date(YEAR, 1, 1)) for code, name in cluster.units]
-    await service.open_year(city, YEAR, members, leader, deputies)
+    members = tuple(c.MemberGiven(code, name, date(YEAR, 1, 1)) for code, name in cluster.units)
+    await run(c.OpenYear(YEAR, members, leader, tuple(deputies)), CITY_BOARD)
 
     clock.on(date(YEAR, 2, 20))  # the conference: criteria and pledge
-    await service.adopt_criteria(secretariat, YEAR, TEMPLATE, "2025.1", amended(CITY_CRITERIA))
-    await service.draft_pledge(
-        secretariat,
-        YEAR,
-        ["Hoàn thành xuất sắc nhiệm vụ chính trị được giao", "Đẩy mạnh chuyển đổi số"],
-        ["100% thủ tục hành chính trực tuyến mức độ toàn trình", "Không có cán bộ vi phạm kỷ luật"],
+    await run(c.AdoptCriteria(YEAR, TEMPLATE, "2025.1", amended(CITY_CRITERIA)))
+    commitments = ("Hoàn thành xuất sắc nhiệm vụ chính trị được giao", "Đẩy mạnh chuyển đổi số")
+    targets = (
+        "100% thủ tục hành chính trực tuyến mức độ toàn trình",
+        "Không có cán bộ vi phạm kỷ luật",
     )
+    await run(c.DraftPledge(YEAR, commitments, targets))
     for unit in units:
-        await service.sign_pledge(as_unit(unit, Role.MEMBER_HEAD), YEAR, unit)
+        await run(c.SignPledge(YEAR, unit), unit_as(unit, Role.MEMBER_HEAD))
 
     clock.on(date(YEAR, 3, 25))  # registration of topics and new models
     for unit in units:
-        await service.register_topic(
-            as_unit(unit, Role.MEMBER_OFFICER),
-            YEAR,
-            unit,
-            f"mo-hinh-{unit}",
-            TopicKind.NEW_MODEL,
-            f"Mô hình mới: số hoá hồ sơ thi đua tại {unit}",
-        )
+        title = f"Mô hình mới: số hoá hồ sơ thi đua tại {unit}"
+        topic = c.RegisterTopic(YEAR, unit, f"mo-hinh-{unit}", TopicKind.NEW_MODEL, title)
+        await run(topic, unit_as(unit, Role.MEMBER_OFFICER))
 
     clock.on(date(YEAR, 7, 15))
-    await service.record_mid_year_review(secretariat, YEAR)
+    await run(c.RecordMidYearReview(YEAR))
 
     clock.on(date(YEAR, 11, 25))  # self-assessment
     criteria = amended(CITY_CRITERIA)
     for position, unit in enumerate(units):
-        officer = as_unit(unit, Role.MEMBER_OFFICER)
-        for c in criteria.scorable().values():
-            points = _demo_points(rng, c, strength=1 - position * 0.04)
+        for criterion in criteria.scorable().values():
+            points = _demo_points(rng, criterion, strength=1 - position * 0.04)
             if points is None:
                 continue
-            await service.self_score(
-                officer,
-                YEAR,
-                unit,
-                c.code,
-                points,
-                f"Tự đánh giá tiêu chí {c.code}",
-                [f"Báo cáo số {rng.randint(10, 99)}/BC-{unit.upper()}"],
-            )
-        await service.submit_self_assessment(as_unit(unit, Role.MEMBER_HEAD), YEAR, unit)
+            code = criterion.code
+            evidence = (f"Báo cáo số {rng.randint(10, 99)}/BC-{unit.upper()}",)
+            scored = c.SelfScore(YEAR, unit, code, points, f"Tự đánh giá tiêu chí {code}", evidence)
+            await run(scored, unit_as(unit, Role.MEMBER_OFFICER))
+        await run(c.SubmitSelfAssessment(YEAR, unit), unit_as(unit, Role.MEMBER_HEAD))
 
     clock.on(date(YEAR, 12, 5))  # cross-inspection: the second unit checks the third
     inspector, inspected = units[1], units[2]
-    await service.assign_inspection(secretariat, YEAR, "kiem-tra-cheo-2025", inspector, [inspected])
-    checker = as_unit(inspector, Role.CROSS_INSPECTOR, "Kiểm tra chéo năm 2025")
+    await run(c.AssignInspection(YEAR, "kiem-tra-cheo-2025", inspector, (inspected,)))
+    checker = unit_as(inspector, Role.CROSS_INSPECTOR)
     card = await service.scorecard(cluster.code, YEAR, inspected)
     claimed = card.points(Layer.SELF)["A2"]
-    await service.verify_score(
-        checker,
-        YEAR,
-        inspected,
-        "A2",
-        claimed - Decimal(2),
-        "Minh chứng chưa thể hiện đủ tỷ lệ hồ sơ trực tuyến toàn trình",
-    )
+    finding = "Minh chứng chưa thể hiện đủ tỷ lệ hồ sơ trực tuyến toàn trình"
+    lowered = c.VerifyScore(YEAR, inspected, "A2", claimed - Decimal(2), finding)
+    await run(lowered, checker, "Kiểm tra chéo năm 2025")
     # An inspector may never score its own unit: refused, and the attempt recorded.
     with contextlib.suppress(DomainError):
-        await service.verify_score(checker, YEAR, inspector, "A2", Decimal(15), "Tự xác nhận")
-    await service.answer_finding(
-        as_unit(inspected, Role.MEMBER_OFFICER),
-        YEAR,
-        inspected,
-        "A2",
-        "Đơn vị đã bổ sung danh mục thủ tục trực tuyến toàn trình",
+        await run(c.VerifyScore(YEAR, inspector, "A2", Decimal(15), "Tự xác nhận"), checker)
+    answer = "Đơn vị đã bổ sung danh mục thủ tục trực tuyến toàn trình"
+    await run(
+        c.AnswerFinding(YEAR, inspected, "A2", answer), unit_as(inspected, Role.MEMBER_OFFICER)
     )
 
     clock.on(date(YEAR, 12, 15))
     for unit in units:
-        await service.mark_topic(
-            secretariat,
-            YEAR,
-            f"mo-hinh-{unit}",
-            unit != units[-1],
-            "Đã triển khai và đánh giá hiệu quả",
-        )
-    await service.finalise(secretariat, YEAR)
+        note = "Đã triển khai và đánh giá hiệu quả"
+        await run(c.MarkTopic(YEAR, f"mo-hinh-{unit}", unit != units[-1], note))
+    await run(c.Finalise(YEAR))
 
     clock.on(date(YEAR, 12, 22))  # the year-end meeting: attendance, secret ballot, rotation
     result = await service.year(cluster.code, YEAR)
     first = result.current_result()["layers"]["city"]["ranking"]["first"]
-    await service.convene_meeting(
-        secretariat, YEAR, "tong-ket-2025", "Hội nghị tổng kết năm 2025", clock().date()
-    )
-    present = units[:-1]
-    await service.record_attendance(secretariat, YEAR, "tong-ket-2025", present)
-    await service.open_ballot(
-        secretariat, YEAR, "tong-ket-2025", first, "Suy tôn đơn vị dẫn đầu cụm"
-    )
-    await service.record_tally(secretariat, YEAR, "tong-ket-2025", len(present) - 1, 1, 0)
+    meeting = "tong-ket-2025"
+    await run(c.ConveneMeeting(YEAR, meeting, "Hội nghị tổng kết năm 2025", clock().date()))
+    present = tuple(units[:-1])
+    await run(c.RecordAttendance(YEAR, meeting, present))
+    await run(c.OpenBallot(YEAR, meeting, first, "Suy tôn đơn vị dẫn đầu cụm"))
+    await run(c.RecordTally(YEAR, meeting, len(present) - 1, 1, 0))
 
     clock.on(date(YEAR + 1, 1, 8))  # proposals to the city, from the finalised result
     ranking = result.current_result()["layers"]["city"]["ranking"]["places"]
-    others = [p["unit"] for p in ranking if p["unit"] != first]
+    others = tuple(p["unit"] for p in ranking if p["unit"] != first)
     quota = len(units) * 3 // 10
-    documents = ["Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích"]
-    await service.propose(secretariat, YEAR, "co-thi-dua-2025", Award.FLAG, [first], documents)
-    await service.propose(
-        secretariat, YEAR, "bang-khen-2025", Award.CERTIFICATE, others[:quota], documents
-    )
-    await service.rotate_leadership(secretariat, YEAR, deputies[0], [units[2]], clock().date())
+    documents = ("Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích")
+    await run(c.Propose(YEAR, "co-thi-dua-2025", Award.FLAG, (first,), documents))
+    await run(c.Propose(YEAR, "bang-khen-2025", Award.CERTIFICATE, others[:quota], documents))
+    await run(c.RotateLeadership(YEAR, deputies[0], clock().date(), (units[2],)))
 
 
 def _demo_points(rng: random.Random, c: Criterion, strength: float) -> Decimal | None:

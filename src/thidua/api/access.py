@@ -1,23 +1,30 @@
-"""Reading a cluster on behalf of the caller: which cluster, may they, and the refusal
-recorded in that cluster's log when they may not."""
+"""Reading or writing a cluster on behalf of the caller: which cluster, may they, and
+where a refusal is recorded.
 
-import contextlib
+A caller whose token does not cover the cluster is refused before anything is read, and
+counted for the deployment's auditors, never in that cluster's log (which no outsider
+may grow). A covered caller refused a read is recorded in the cluster's log.
+"""
+
 from typing import Any
 
 import strawberry
 
-from thidua.api.auth import act, check_cluster
+from thidua.api.auth import caller, check_cluster, possible_year
 from thidua.api.context import Context
 from thidua.api.errors import BadInput
-from thidua.domain.errors import DomainError
-from thidua.domain.rights import Action, Actor, YearContext
-from thidua.service.command import Command
-from thidua.store.errors import UnknownTenant
+from thidua.domain.errors import DomainError, Forbidden
+from thidua.domain.rights import Action, Actor, Caller, YearContext, authorise
+from thidua.service.envelope import Envelope
 
 
 def context(info: strawberry.Info) -> Context:
     found: Context = info.context
     return found
+
+
+def caller_of(ctx: Context) -> Caller:
+    return caller(ctx.caller())
 
 
 def tenant_of(ctx: Context, code: str | None = None) -> str:
@@ -33,37 +40,32 @@ def tenant_of(ctx: Context, code: str | None = None) -> str:
     return code
 
 
-async def record(
-    ctx: Context, tenant: str, name: str, target: dict[str, Any], error: DomainError
-) -> None:
-    """A refused read or write, in the cluster's log, for its auditors."""
+async def covered(ctx: Context, cluster: str, what: str) -> None:
+    """The cluster check alone; a refusal is counted for the deployment's auditors."""
     principal = ctx.caller()
-    actor = Actor(principal.person, principal.roles[0], principal.unit)
-    command = Command(tenant, actor, request_id=ctx.request_id)
-    with contextlib.suppress(UnknownTenant):  # no such cluster: nothing to record it in
-        await ctx.services.emulation.record_refusal(command, name, target, error)
+    try:
+        check_cluster(principal, cluster)
+    except Forbidden as refusal:
+        await ctx.services.emulation.note_uncovered(principal.person, cluster, refusal, what)
+        raise
 
 
 async def allowed(
     ctx: Context,
-    tenant: str,
+    cluster: str,
     action: Action,
     year: YearContext | None,
     unit: str | None = None,
     what: str = "read",
 ) -> Actor:
-    """The caller's actor for this read; a refusal is recorded, then raised."""
+    """The caller's actor for this read; a refusal is recorded, then raised. Without the
+    year's context, a right no year changes (the audit trail) is decided on any year."""
+    await covered(ctx, cluster, what)
+    who = caller_of(ctx)
     try:
-        return act(ctx.caller(), tenant, action, year, unit)
+        return authorise(who, action, year or possible_year(who.unit, unit), unit)
     except DomainError as refusal:
-        await record(ctx, tenant, what, {"action": action.value, "unit": unit or ""}, refusal)
-        raise
-
-
-async def covered(ctx: Context, tenant: str, what: str) -> None:
-    """The cluster check alone, recorded when refused."""
-    try:
-        check_cluster(ctx.caller(), tenant)
-    except DomainError as refusal:
-        await record(ctx, tenant, what, {}, refusal)
+        target: dict[str, Any] = {"action": action.value, "unit": unit or ""}
+        envelope = Envelope(cluster, who, request_id=ctx.request_id)
+        await ctx.services.emulation.record(cluster, envelope, what, target, refusal)
         raise

@@ -13,7 +13,7 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
 from thidua.api.tokens import Unauthenticated
-from thidua.domain.errors import Forbidden, InvalidState, NotFound, RuleViolation
+from thidua.domain.errors import Forbidden, InvalidInput, InvalidState, NotFound, RuleViolation
 from thidua.errors import ThiduaError
 from thidua.store.errors import ConcurrencyConflict
 
@@ -26,6 +26,7 @@ KINDS: list[tuple[type[ThiduaError], str]] = [
     (InvalidState, "INVALID_STATE"),
     (RuleViolation, "RULE_VIOLATION"),
     (ConcurrencyConflict, "CONFLICT"),
+    (InvalidInput, "BAD_INPUT"),
 ]
 
 

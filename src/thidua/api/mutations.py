@@ -1,37 +1,41 @@
-"""Mutations: one per command of the domain. Each takes an idempotency key (a retried
-request records nothing twice), an expected version where it changes an aggregate, and a
-reason; it returns where its events landed and the year as it now stands, or a refusal
-as an error with a stable `extensions.code` (recorded in the cluster's log)."""
+"""Mutations, made from the command table: one per command of the domain, named after it.
 
-from collections.abc import Awaitable, Callable
-from datetime import date
-from decimal import Decimal
-from typing import Any
+Each takes the command's fields as one input (`SelfScoreInput` for `SelfScore`, built from
+the dataclass's own fields) and the shared `CommandOptions` (idempotency key, expected
+version, reason). The input becomes the command value, which checks itself; the service's
+pipeline does the rest. A refusal is an error with a stable `extensions.code`.
+"""
+
+import dataclasses
+import types as pytypes
+import typing
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from thidua.api import types
-from thidua.api.access import allowed, context, tenant_of
+from thidua.api.access import caller_of, context, covered, tenant_of
 from thidua.api.context import Context
-from thidua.api.errors import BadInput
 from thidua.api.queries import Year, _year
-from thidua.domain.criteria import CriteriaSet, Criterion, Kind
-from thidua.domain.errors import NotFound
-from thidua.domain.membership import Membership
+from thidua.domain.checks import Field, checked_text
+from thidua.domain.commands import COMMANDS, Command
+from thidua.domain.criteria import Kind
+from thidua.domain.errors import InvalidInput, NotFound
 from thidua.domain.pledge import TopicKind
-from thidua.domain.proposals import Award
-from thidua.domain.rights import Action
 from thidua.domain.rules import YearRules
-from thidua.service.command import Command, Recorded
-from thidua.service.emulation import CITY_TENANT, Emulation, ScoreGiven
+from thidua.service.envelope import Envelope
+from thidua.service.handlers import CITY_TENANT
 
-MAX_SCORES = 200  # entries in one scoring form: a request stays bounded
+KEY = Field("code", 200)  # an idempotency key: printable ASCII, as clients make them
+REASON = Field("text", 5_000)
+
+strawberry.enum(TopicKind, name="TopicKind", description="Chuyên đề thi đua hoặc mô hình mới")
+strawberry.enum(Kind, name="CriterionKind", description="Tiêu chí cơ bản, điểm thưởng, điểm trừ")
 
 
 @strawberry.type(description="Nơi các sự kiện của lệnh được ghi, và năm thi đua sau lệnh")
 class CommandResult:
-    cluster: strawberry.Private[str]
+    cluster: str
     year_number: strawberry.Private[int | None]
     stream_id: str
     version: int = strawberry.field(description="Phiên bản mới: expectedVersion của lần sau")
@@ -50,649 +54,153 @@ class CommandResult:
         return Year(tenant=self.cluster, aggregate=found, today=ctx.services.emulation.today())
 
 
-@strawberry.input
-class MemberInput:
-    unit: str
-    name: str
-    joined_on: date
+@strawberry.input(description="Tuỳ chọn chung của mọi lệnh")
+class CommandOptions:
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Khoá chống ghi trùng khi gửi lại cùng một lệnh"
+    )
+    expected_version: int | None = strawberry.field(
+        default=None, description="Phiên bản mong đợi của đối tượng lệnh thay đổi"
+    )
+    reason: str | None = strawberry.field(default=None, description="Lý do, ghi vào nhật ký")
 
-
-@strawberry.input
-class CriterionInput:
-    code: str
-    title: str
-    part: str
-    max_points: Decimal | None = None
-    kind: str = "base"
-    parent: str | None = None
-
-
-@strawberry.input(description="Một phiên bản bộ tiêu chí")
-class CriteriaSetInput:
-    version: str
-    effective_from: date
-    bonus_cap: Decimal
-    criteria: list[CriterionInput]
-
-    def to_domain(self) -> CriteriaSet:
-        try:
-            kinds = [Kind(c.kind) for c in self.criteria]
-        except ValueError as exc:
-            raise BadInput("Loại tiêu chí phải là base, bonus hoặc deduction.") from exc
-        return CriteriaSet(
-            version=self.version,
-            effective_from=self.effective_from,
-            bonus_cap=self.bonus_cap,
-            criteria=tuple(
-                Criterion(c.code, c.title, c.part, c.max_points, kind, c.parent)
-                for c, kind in zip(self.criteria, kinds, strict=True)
-            ),
+    def envelope(self, cluster: str, ctx: Context) -> Envelope:
+        key = self.idempotency_key
+        if key is not None and not (key.isascii() and key.isprintable() and 0 < len(key) <= 200):
+            raise InvalidInput(
+                "BAD_IDEMPOTENCY_KEY",
+                "Khoá chống ghi trùng (idempotencyKey) gồm 1-200 ký tự ASCII in được.",
+            )
+        return Envelope(
+            cluster,
+            caller_of(ctx),
+            reason=None if self.reason is None else checked_text(self.reason, REASON, "reason"),
+            idempotency_key=key,
+            expected_version=self.expected_version,
+            request_id=ctx.request_id,
         )
 
 
-@strawberry.input(description="Điểm tự chấm một tiêu chí trong bản tự chấm điểm")
-class ScoreInput:
-    criterion: str
-    points: Decimal
-    explanation: str
-    evidence: list[str]
+# From the command's field types to the input's, and from the input back to the command.
 
 
-def _scores(given: list[ScoreInput]) -> list[ScoreGiven]:
-    if len(given) > MAX_SCORES:
-        raise BadInput(f"Một bản tự chấm điểm có tối đa {MAX_SCORES} tiêu chí.")
-    return [ScoreGiven(s.criterion, s.points, s.explanation, list(s.evidence)) for s in given]
+def _parts(hint: Any) -> tuple[Any, bool]:
+    """The type under Annotated and Optional, and whether None is allowed."""
+    if typing.get_origin(hint) is Annotated:
+        return _parts(typing.get_args(hint)[0])
+    if typing.get_origin(hint) in (typing.Union, pytypes.UnionType):
+        (rest,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _parts(rest)[0], True
+    return hint, False
 
 
-def _rules(given: JSON | None) -> YearRules | None:
+def _graphql(hint: Any) -> Any:
+    found, optional = _parts(hint)
+    if typing.get_origin(found) is tuple:
+        found = list[_graphql(typing.get_args(found)[0])]  # type: ignore[misc]
+    elif found is YearRules:
+        found = JSON
+    elif dataclasses.is_dataclass(found):
+        found = input_of(found)  # type: ignore[arg-type]
+    return found | None if optional else found
+
+
+def _value(hint: Any, given: Any) -> Any:
+    found, _ = _parts(hint)
     if given is None:
         return None
+    if typing.get_origin(found) is tuple:
+        return tuple(_value(typing.get_args(found)[0], v) for v in given)
+    if found is YearRules:
+        return _rules(given)
+    if dataclasses.is_dataclass(found):
+        hints = typing.get_type_hints(found, include_extras=True)
+        fields = {f.name: _value(hints[f.name], getattr(given, f.name)) for f in _fields(found)}
+        return typing.cast(Any, found)(**fields)
+    return given
+
+
+def _rules(given: Any) -> YearRules:
+    if not isinstance(given, dict):
+        raise InvalidInput("INVALID_RULES", "Quy định của năm (rules) phải là một đối tượng JSON.")
     try:
-        return YearRules.from_json(dict(given))  # type: ignore[call-overload]
-    except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
-        raise BadInput("Quy định của năm (rules) không hợp lệ.") from exc
+        return YearRules.from_json(given)
+    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+        raise InvalidInput("INVALID_RULES", "Quy định của năm (rules) không hợp lệ.") from exc
 
 
-async def _run(
-    info: strawberry.Info,
-    action: Action,
-    call: Callable[[Emulation, Command], Awaitable[Recorded]],
-    *,
-    year: int | None,
-    unit: str | None = None,
-    idempotency_key: str | None = None,
-    expected_version: int | None = None,
-    reason: str | None = None,
-    tenant: str | None = None,
+def _described(cls: type[Any]) -> str | None:
+    """The first line of a class's own docstring (not the one dataclasses makes)."""
+    doc = (cls.__dict__.get("__doc__") or "").strip().split("\n")[0]
+    return None if not doc or doc.startswith(cls.__name__ + "(") else doc
+
+
+def _fields(cls: Any) -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(cls) if f.init]
+
+
+_INPUTS: dict[type[Any], type[Any]] = {}
+
+
+def input_of(cls: type[Any]) -> type[Any]:
+    """The GraphQL input of a command or of one of its parts, from its dataclass fields
+    (made once: GraphQL knows each input by its name)."""
+    if cls not in _INPUTS:
+        _INPUTS[cls] = _input(cls)
+    return _INPUTS[cls]
+
+
+def _input(cls: type[Any]) -> type[Any]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for f in _fields(cls):
+        namespace["__annotations__"][f.name] = _graphql(hints[f.name])
+        default = f.default
+        if default is dataclasses.MISSING and _parts(hints[f.name])[1]:
+            default = None  # a value that may be null may be left out
+        if default is not dataclasses.MISSING:
+            given = list(default) if isinstance(default, tuple) else default
+            namespace[f.name] = strawberry.field(default_factory=lambda d=given: d)
+    made = type(f"{cls.__name__.removesuffix('Given')}Input", (), namespace)
+    return strawberry.input(made, description=_described(cls))
+
+
+async def run(
+    info: strawberry.Info, command: Command, options: CommandOptions | None
 ) -> CommandResult:
-    ctx: Context = context(info)
-    cluster = tenant or tenant_of(ctx)
-    actor = await allowed(ctx, cluster, action, None, unit, what="command")
-    command = Command(
-        cluster,
-        actor,
-        reason=reason,
-        idempotency_key=idempotency_key,
-        expected_version=expected_version,
-        request_id=ctx.request_id,
-    )
-    done = await call(ctx.services.emulation, command)
+    ctx = context(info)
+    cluster = CITY_TENANT if command.rights_year == "none" else tenant_of(ctx)
+    await covered(ctx, cluster, command.command_name())
+    envelope = (options or CommandOptions()).envelope(cluster, ctx)
+    done = await ctx.services.emulation.handle(envelope, command)
     return CommandResult(
-        cluster=cluster,
-        year_number=year,
+        cluster=getattr(command, "code", cluster),
+        year_number=getattr(command, "year", None),
         stream_id=done.stream_id,
         version=done.version,
         positions=list(done.positions),
     )
 
 
-Common = dict[str, Any]
+def mutation_of(cls: type[Command]) -> Any:
+    """The mutation of one command: its input in, the command value to the pipeline."""
+    given = input_of(cls)
 
-
-def _common(
-    idempotency_key: str | None, expected_version: int | None, reason: str | None
-) -> Common:
-    return {
-        "idempotency_key": idempotency_key,
-        "expected_version": expected_version,
-        "reason": reason,
-    }
-
-
-@strawberry.type
-class Mutation:
-    @strawberry.mutation(description="Lập cụm thi đua mới (Ban Thi đua - Khen thưởng TP)")
-    async def register_cluster(self, info: strawberry.Info, code: str, name: str) -> str:
-        ctx = context(info)
-        actor = await allowed(ctx, code, Action.REGISTER_CLUSTER, None, what="command")
-        await ctx.services.emulation.register_cluster(actor, code, name)
-        return code
-
-    @strawberry.mutation(description="Ban hành một phiên bản bộ tiêu chí mẫu của thành phố")
-    async def publish_template(
-        self,
+    async def resolve(
         info: strawberry.Info,
-        name: str,
-        criteria: CriteriaSetInput,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
+        input: given,  # type: ignore[valid-type]
+        options: CommandOptions | None = None,
     ) -> CommandResult:
-        found = criteria.to_domain()
-        return await _run(
-            info,
-            Action.PUBLISH_CRITERIA,
-            lambda s, c: s.publish_template(c, name, found),
-            year=None,
-            tenant=CITY_TENANT,
-            **_common(idempotency_key, expected_version, reason),
-        )
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields = {f.name: _value(hints[f.name], getattr(input, f.name)) for f in _fields(cls)}
+        return await run(info, cls(**fields), options)
 
-    @strawberry.mutation
-    async def open_year(
-        self,
-        info: strawberry.Info,
-        year: int,
-        members: list[MemberInput],
-        leader: str,
-        deputies: list[str],
-        rules: JSON | None = None,
-        idempotency_key: str | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        found = [Membership(m.unit, m.name, m.joined_on) for m in members]
-        given = _rules(rules)
-        return await _run(
-            info,
-            Action.OPEN_YEAR,
-            lambda s, c: s.open_year(c, year, found, leader, deputies, given),
-            year=year,
-            **_common(idempotency_key, None, reason),
-        )
-
-    @strawberry.mutation
-    async def join_member(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        name: str,
-        on: date,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.join_member(c, year, unit, name, on),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def leave_member(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        on: date,
-        merged_into: str | None = None,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.leave_member(c, year, unit, on, merged_into),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def rotate_leadership(
-        self,
-        info: strawberry.Info,
-        year: int,
-        leader: str,
-        deputies: list[str],
-        on: date,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.ROTATE_LEADERSHIP,
-            lambda s, c: s.rotate_leadership(c, year, leader, deputies, on),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def set_rules(
-        self,
-        info: strawberry.Info,
-        year: int,
-        rules: JSON,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        given = _rules(rules) or YearRules()
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.set_rules(c, year, given),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def adopt_criteria(
-        self,
-        info: strawberry.Info,
-        year: int,
-        template_name: str,
-        template_version: str,
-        criteria: CriteriaSetInput,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        found = criteria.to_domain()
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.adopt_criteria(c, year, template_name, template_version, found),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def assign_inspection(
-        self,
-        info: strawberry.Info,
-        year: int,
-        inspection_id: str,
-        inspector: str,
-        units: list[str],
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.assign_inspection(c, year, inspection_id, inspector, units),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def draft_pledge(
-        self,
-        info: strawberry.Info,
-        year: int,
-        commitments: list[str],
-        targets: list[str],
-        idempotency_key: str | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.draft_pledge(c, year, commitments, targets),
-            year=year,
-            **_common(idempotency_key, None, reason),
-        )
-
-    @strawberry.mutation
-    async def sign_pledge(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.SIGN_PLEDGE,
-            lambda s, c: s.sign_pledge(c, year, unit),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def register_topic(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        topic_id: str,
-        kind: str,
-        title: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        try:
-            found = TopicKind(kind)
-        except ValueError as exc:
-            raise BadInput("Loại đăng ký phải là topic (chuyên đề) hoặc new_model.") from exc
-        return await _run(
-            info,
-            Action.REGISTER_TOPIC,
-            lambda s, c: s.register_topic(c, year, unit, topic_id, found, title),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def mark_topic(
-        self,
-        info: strawberry.Info,
-        year: int,
-        topic_id: str,
-        carried_out: bool,
-        note: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.mark_topic(c, year, topic_id, carried_out, note),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation(description="Tự chấm điểm một tiêu chí của đơn vị mình")
-    async def self_score(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        criterion: str,
-        points: Decimal,
-        explanation: str,
-        evidence: list[str],
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.SELF_SCORE,
-            lambda s, c: s.self_score(c, year, unit, criterion, points, explanation, evidence),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation(
-        description="Tự chấm điểm nhiều tiêu chí trong một lệnh: ghi tất cả hoặc không ghi gì"
+    return strawberry.mutation(
+        resolver=resolve, name=cls.command_name(), description=_described(cls)
     )
-    async def self_score_many(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        scores: list[ScoreInput],
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        found = _scores(scores)
-        return await _run(
-            info,
-            Action.SELF_SCORE,
-            lambda s, c: s.self_score_many(c, year, unit, found),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
 
-    @strawberry.mutation(description="Thẩm định điểm (kiểm tra chéo hoặc cơ quan thường trực)")
-    async def verify_score(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        criterion: str,
-        points: Decimal,
-        explanation: str,
-        evidence: list[str] | None = None,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.VERIFY_SCORE,
-            lambda s, c: s.verify_score(c, year, unit, criterion, points, explanation, evidence),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
 
-    @strawberry.mutation(description="Điều chỉnh điểm của thành phố")
-    async def city_adjust(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        criterion: str,
-        points: Decimal,
-        explanation: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.CITY_ADJUST,
-            lambda s, c: s.city_adjust(c, year, unit, criterion, points, explanation),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def answer_finding(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        criterion: str,
-        text: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.ANSWER_FINDING,
-            lambda s, c: s.answer_finding(c, year, unit, criterion, text),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def submit_self_assessment(
-        self,
-        info: strawberry.Info,
-        year: int,
-        unit: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.SUBMIT_SELF_ASSESSMENT,
-            lambda s, c: s.submit_self_assessment(c, year, unit),
-            year=year,
-            unit=unit,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def convene_meeting(
-        self,
-        info: strawberry.Info,
-        year: int,
-        meeting_id: str,
-        title: str,
-        held_on: date,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.convene_meeting(c, year, meeting_id, title, held_on),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def record_attendance(
-        self,
-        info: strawberry.Info,
-        year: int,
-        meeting_id: str,
-        present: list[str],
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.record_attendance(c, year, meeting_id, present),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def open_ballot(
-        self,
-        info: strawberry.Info,
-        year: int,
-        meeting_id: str,
-        candidate: str,
-        question: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.open_ballot(c, year, meeting_id, candidate, question),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation(description="Ghi kết quả kiểm phiếu kín (chỉ số phiếu)")
-    async def record_tally(
-        self,
-        info: strawberry.Info,
-        year: int,
-        meeting_id: str,
-        yes: int,
-        no: int,
-        blank: int,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.record_tally(c, year, meeting_id, yes, no, blank),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation
-    async def record_mid_year_review(
-        self,
-        info: strawberry.Info,
-        year: int,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.record_mid_year_review(c, year),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation(description="Chốt kết quả năm")
-    async def finalise(
-        self,
-        info: strawberry.Info,
-        year: int,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.FINALISE,
-            lambda s, c: s.finalise(c, year),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation(description="Mở lại kết quả đã chốt (thành phố), kèm lý do")
-    async def reopen(
-        self,
-        info: strawberry.Info,
-        year: int,
-        reason: str,
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-    ) -> CommandResult:
-        return await _run(
-            info,
-            Action.REOPEN,
-            lambda s, c: s.reopen(c, year),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
-
-    @strawberry.mutation(description="Đề nghị khen thưởng: cờ thi đua hoặc bằng khen")
-    async def propose(
-        self,
-        info: strawberry.Info,
-        year: int,
-        proposal_id: str,
-        award: types.Award,
-        units: list[str],
-        documents: list[str],
-        idempotency_key: str | None = None,
-        expected_version: int | None = None,
-        reason: str | None = None,
-    ) -> CommandResult:
-        found = Award(award.value)
-        return await _run(
-            info,
-            Action.MANAGE_YEAR,
-            lambda s, c: s.propose(c, year, proposal_id, found, units, documents),
-            year=year,
-            **_common(idempotency_key, expected_version, reason),
-        )
+Mutation = strawberry.type(
+    type("Mutation", (), {cls.command_name(): mutation_of(cls) for cls in COMMANDS}),
+    description="Mỗi lệnh của năm thi đua là một mutation cùng tên",
+)

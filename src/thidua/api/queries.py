@@ -18,7 +18,7 @@ from thidua.api.context import Context
 from thidua.api.errors import BadInput
 from thidua.api.tokens import ALL_CLUSTERS
 from thidua.domain.cluster_year import ClusterYear
-from thidua.domain.errors import NotFound
+from thidua.domain.errors import Forbidden, NotFound
 from thidua.domain.rights import Action, YearContext
 from thidua.domain.scorecard import Layer
 from thidua.projections import reads
@@ -323,6 +323,17 @@ async def cluster_named(ctx: Context, code: str) -> Cluster:
     return Cluster(code=code, name=await ctx.services.store.tenant_name(code))
 
 
+@strawberry.type(description="Người gọi bị từ chối vì token không có quyền với cụm đã nêu")
+class AccessRefusal:
+    subject: str
+    cluster: str = strawberry.field(description="Mã cụm; '?' nếu không có cụm nào mang mã đó")
+    code: str
+    what: str = strawberry.field(description="Thao tác bị từ chối gần nhất")
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -340,6 +351,19 @@ class Query:
     async def cluster(self, info: strawberry.Info, code: str | None = None) -> Cluster:
         ctx = context(info)
         return await cluster_named(ctx, tenant_of(ctx, code))
+
+    @strawberry.field(
+        description="Các lần bị từ chối vì token không có quyền với cụm đã nêu, trong một ngày "
+        "(kiểm toán viên và Ban TĐKT có quyền với mọi cụm)"
+    )
+    async def access_refusals(self, info: strawberry.Info, day: date) -> list[AccessRefusal]:
+        ctx = context(info)
+        principal = ctx.caller()
+        await covered(ctx, ALL_CLUSTERS, "accessRefusals")
+        if not permits(principal, Action.READ_AUDIT, YearContext(leader=None)):
+            raise Forbidden("FORBIDDEN", "Chỉ kiểm toán viên và Ban TĐKT thành phố được xem.")
+        rows = await ctx.services.emulation.access_refusals(day)
+        return [AccessRefusal(**row) for row in rows]
 
     @strawberry.field(description="Các cụm mà token của bạn có quyền")
     async def clusters(self, info: strawberry.Info) -> list[Cluster]:

@@ -6,7 +6,6 @@ Points are exact decimals written with two places ("92.50"), never floats.
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, DecimalException, InvalidOperation
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -17,6 +16,7 @@ from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import CriteriaSet
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import Pledge
+from thidua.domain.proposals import Award as DomainAward
 from thidua.domain.scorecard import Layer as DomainLayer
 from thidua.projections.reads import ScorecardAt
 from thidua.projections.standings import Standing as StandingRow
@@ -54,10 +54,8 @@ Layer = DomainLayer
 strawberry.enum(Layer, name="Layer", description="Lớp điểm: tự chấm, thẩm định, thành phố")
 
 
-@strawberry.enum(description="Danh hiệu đề nghị")
-class Award(Enum):
-    FLAG = "flag"
-    CERTIFICATE = "certificate"
+Award = DomainAward
+strawberry.enum(Award, name="Award", description="Danh hiệu đề nghị")
 
 
 @strawberry.type(description="Một đơn vị thành viên và thời gian tham gia cụm")
@@ -363,7 +361,7 @@ def proposals(year: ClusterYear) -> list[Proposal]:
     return [
         Proposal(
             proposal_id=p.proposal_id,
-            award=Award(p.award.value),
+            award=p.award,
             units=list(p.units),
             result_version=p.result_version,
             documents=list(p.documents),

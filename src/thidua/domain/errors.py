@@ -17,7 +17,11 @@ class DomainError(ThiduaError):
 
 
 class Forbidden(DomainError):
-    """The actor's role or unit gives no right to do this."""
+    """The actor's role or unit gives no right to do this; `role` is the role refused."""
+
+    def __init__(self, code: str, message: str, role: str | None = None) -> None:
+        super().__init__(code, message)
+        self.role = role
 
 
 class RuleViolation(DomainError):
@@ -30,3 +34,10 @@ class InvalidState(DomainError):
 
 class NotFound(InvalidState):
     """The thing the command is about does not exist."""
+
+
+class InvalidInput(DomainError):
+    """What was sent cannot be a command: a malformed code, an overlong text, a bad number.
+
+    Refused before anything is read, so it is not recorded: it is not an attempt on
+    anything, and recording garbage would let any caller grow a cluster's log."""

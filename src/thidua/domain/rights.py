@@ -35,6 +35,23 @@ class Actor:
     role: Role
     unit: str | None = None
 
+    def caller(self) -> "Caller":
+        return Caller(self.person, (self.role,), self.unit)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A person with every role their token gives, for one unit where roles belong to one.
+
+    What they do is done as one of those roles: the first that may (`authorise`)."""
+
+    person: str
+    roles: tuple[Role, ...]
+    unit: str | None = None
+
+    def actors(self) -> list[Actor]:
+        return [Actor(self.person, role, self.unit) for role in self.roles]
+
 
 class Action(StrEnum):
     REGISTER_CLUSTER = "register_cluster"
@@ -134,29 +151,41 @@ def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None
     return action in _OWN_UNIT.get(actor.role, set()) and unit == actor.unit
 
 
-def authorise(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> None:
-    """Raise Forbidden, in words the actor understands, unless the actor may."""
-    if may(actor, action, year, unit):
-        return
+# The refusal that says the most, when every role of a caller is refused.
+_TELLING = ("OWN_UNIT_INSPECTION", "NOT_ASSIGNED_INSPECTOR", "NOT_THE_LEADER", "FORBIDDEN")
+
+
+def authorise(caller: Caller, action: Action, year: YearContext, unit: str | None = None) -> Actor:
+    """The caller acting in the first of its roles that may; else Forbidden, in the words
+    of the role whose refusal says the most (an inspector not assigned, say, rather than
+    a plain "no"), whatever the order of the roles. The refusal names that role."""
+    refusals: list[Forbidden] = []
+    for actor in caller.actors():
+        if may(actor, action, year, unit):
+            return actor
+        refusals.append(refusal(actor, action, year, unit))
+    if not refusals:
+        raise Forbidden("NO_ROLE", "Tài khoản của bạn không có vai trò nào.")
+    raise min(refusals, key=lambda r: _TELLING.index(r.code))
+
+
+def refusal(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> Forbidden:
+    """Why this role may not, in words the actor understands."""
     own_unit = action is Action.VERIFY_SCORE and unit == actor.unit
     if own_unit and actor.role in (Role.CROSS_INSPECTOR, Role.SECRETARIAT):
-        raise Forbidden(
-            "OWN_UNIT_INSPECTION",
-            "Không đơn vị nào được kiểm tra, thẩm định điểm của chính đơn vị mình.",
-        )
-    if actor.role is Role.CROSS_INSPECTOR and action is Action.VERIFY_SCORE:
-        raise Forbidden(
-            "NOT_ASSIGNED_INSPECTOR",
-            f"Đơn vị {actor.unit} không được phân công kiểm tra đơn vị {unit}.",
-        )
-    if actor.role is Role.SECRETARIAT and actor.unit != year.leader:
-        raise Forbidden(
-            "NOT_THE_LEADER",
+        code = "OWN_UNIT_INSPECTION"
+        message = "Không đơn vị nào được kiểm tra, thẩm định điểm của chính đơn vị mình."
+    elif actor.role is Role.CROSS_INSPECTOR and action is Action.VERIFY_SCORE:
+        code = "NOT_ASSIGNED_INSPECTOR"
+        message = f"Đơn vị {actor.unit} không được phân công kiểm tra đơn vị {unit}."
+    elif actor.role is Role.SECRETARIAT and actor.unit != year.leader:
+        code = "NOT_THE_LEADER"
+        message = (
             f"Đơn vị {actor.unit} không phải Cụm trưởng năm nay nên không có quyền "
-            "của cơ quan thường trực.",
+            "của cơ quan thường trực."
         )
-    target = f" đối với đơn vị {unit}" if unit else ""
-    raise Forbidden(
-        "FORBIDDEN",
-        f"Vai trò {ROLE_NAMES[actor.role]} không có quyền thực hiện thao tác này{target}.",
-    )
+    else:
+        target = f" đối với đơn vị {unit}" if unit else ""
+        code = "FORBIDDEN"
+        message = f"Vai trò {ROLE_NAMES[actor.role]} không có quyền thực hiện thao tác này{target}."
+    return Forbidden(code, message, role=actor.role.value)

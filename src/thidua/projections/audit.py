@@ -78,14 +78,15 @@ def describe(fact: Fact, last: dict[str, str]) -> Change:
         return Change("pledge", f"pledge/{year}", year)
     if kind == "refused":
         target = data["target"]
-        code = target.get("code")
+        # The criteria a refused command named: one, a form's several, or (older) "code".
+        named = target.get("criterion") or target.get("criteria") or target.get("code") or ""
         target_year = target.get("year")
         return Change(
             "refusal",
             fact.stream_id,
             int(target_year) if target_year and target_year.isdigit() else None,
             target.get("unit"),
-            (code,) if code else (),
+            tuple(c for c in named.split(",") if c),
         )
     if kind == "criteria-template":
         return Change("template", fact.stream_id)
@@ -136,7 +137,7 @@ def _json_field(text: str | None, key: str) -> Any:
 
 class AuditProjection:
     name = "audit_history"
-    version = 1
+    version = 2  # 2: a refusal carries the criteria its command named
     tables: tuple[str, ...] = ("audit_history",)
 
     def new_state(self) -> "AuditState":

@@ -1,4 +1,4 @@
-"""Aggregates in and out of the event store.
+"""Aggregates in and out of the event store, inside a command's session.
 
 Aggregates last seen are kept in memory, so loading one reads and applies only the events
 recorded since (by any instance); a caller always gets its own copy to decide on.
@@ -9,10 +9,10 @@ from collections import OrderedDict
 from typing import Any, TypeVar, cast
 
 from thidua.domain.entity import Entity
-from thidua.service.command import Command, Recorded
+from thidua.service.envelope import Recorded
 from thidua.store.codec import EventCodec
-from thidua.store.eventstore import EventStore
-from thidua.store.records import RecordedEvent
+from thidua.store.eventstore import Session
+from thidua.store.records import Metadata, RecordedEvent
 
 T = TypeVar("T", bound=Entity)
 KEPT = 4096  # aggregates kept, the most recently used
@@ -24,16 +24,15 @@ def read_version(aggregate: Entity) -> int:
 
 
 class Repository:
-    def __init__(self, store: EventStore, codec: EventCodec | None = None) -> None:
-        self.store = store
+    def __init__(self, codec: EventCodec | None = None) -> None:
         self.codec = codec or EventCodec()
         self._kept: OrderedDict[tuple[str, str], Entity] = OrderedDict()
 
-    async def get(self, tenant: str, cls: type[T], stream_id: str) -> T | None:
+    async def get(self, session: Session, cls: type[T], stream_id: str) -> T | None:
         """The aggregate as its events left it, or None when the stream is empty."""
-        key = (tenant, stream_id)
+        key = (session.tenant, stream_id)
         kept = self._kept.get(key)
-        records = await self.store.read_stream(tenant, stream_id, kept.version if kept else 0)
+        records = await session.read_stream(stream_id, kept.version if kept else 0)
         # No await from here on: a concurrent load cannot interleave its events with ours.
         aggregate = self._caught_up(key, records)
         if aggregate is not None and not isinstance(aggregate, cls):
@@ -57,24 +56,29 @@ class Repository:
             self._kept.popitem(last=False)
 
     async def save(
-        self, command: Command, aggregate: Entity, guards: list[tuple[str, int]] | None = None
+        self,
+        session: Session,
+        metadata: Metadata,
+        aggregate: Entity,
+        guards: list[tuple[str, int]] | None = None,
+        idempotency_key: str | None = None,
     ) -> Recorded:
         """Append the aggregate's new events, provided nothing it was decided on moved."""
         expected = read_version(aggregate)
         pending = aggregate.collect_events()
-        result = await self.store.append(
-            command.tenant,
+        result = await session.append(
             aggregate.id,
             expected,
             [self.codec.encode(e) for e in pending],
-            command.metadata(),
-            idempotency_key=command.idempotency_key,
+            metadata,
+            idempotency_key=idempotency_key,
             guards=guards or (),
         )
-        key = (command.tenant, aggregate.id)
-        kept = self._kept.get(key)
-        if result.stream_version == aggregate.version and (
-            kept is None or kept.version < aggregate.version
-        ):
-            self._keep(key, aggregate)  # as the log now has it; callers only get copies
         return Recorded(aggregate.id, result.stream_version, result.positions)
+
+    def committed(self, tenant: str, aggregate: Entity) -> None:
+        """Keep the aggregate as the log now has it, once its session has committed."""
+        key = (tenant, aggregate.id)
+        kept = self._kept.get(key)
+        if kept is None or kept.version < aggregate.version:
+            self._keep(key, aggregate)  # callers only ever get copies

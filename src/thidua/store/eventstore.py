@@ -9,6 +9,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import date
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -116,6 +117,16 @@ class EventStore:
             raise UnknownTenant(tenant)
         return name
 
+    @contextlib.asynccontextmanager
+    async def session(self, tenant: str) -> AsyncIterator["Session"]:
+        """One transaction on one tenant for a whole command: its reads and its append.
+        New events are announced once it commits."""
+        async with self.transaction(tenant) as conn:
+            session = Session(self, conn, tenant)
+            yield session
+        if session.appended is not None:
+            self._notifier.committed(tenant, session.appended)
+
     async def append(
         self,
         tenant: str,
@@ -126,89 +137,24 @@ class EventStore:
         idempotency_key: str | None = None,
         guards: Sequence[tuple[str, int]] = (),
     ) -> AppendResult:
-        """Append events to a stream at expected_version, atomically, or refuse.
-
-        Raises ConcurrencyConflict when the stream is not at expected_version, or a
-        guard stream (stream id, version) the caller decided on has moved since, and
-        UnknownTenant when no such cluster exists. A repeated idempotency key
-        records nothing and returns the first append's result.
-        """
-        if not events:
-            raise ValueError("append needs at least one event")
-        meta = metadata.to_json()
-        digests = [
-            content_digest(
-                tenant=tenant,
-                stream_id=stream_id,
-                stream_version=expected_version + offset,
-                event_type=event.event_type,
-                event_version=event.event_version,
-                metadata=meta,
-                payload=event.payload,
+        """Append events to a stream at expected_version, atomically, or refuse (`Session`)."""
+        async with self.session(tenant) as session:
+            return await session.append(
+                stream_id, expected_version, events, metadata, idempotency_key, guards
             )
-            for offset, event in enumerate(events, start=1)
-        ]
-        async with self.transaction(tenant) as conn:
-            outcome = await conn.fetchrow(
-                _APPEND,
-                tenant,
-                stream_id,
-                expected_version,
-                [e.event_type for e in events],
-                [e.event_version for e in events],
-                [e.payload for e in events],
-                digests,
-                json.dumps(meta, ensure_ascii=False),
-                idempotency_key,
-                [stream for stream, _ in guards],
-                [version for _, version in guards],
-            )
-            assert outcome is not None
-            if outcome["status"] == "appended":
-                for hook in self.inline:
-                    await hook(conn, tenant, outcome["positions"][-1])
-        status, version, positions = (
-            outcome["status"],
-            outcome["stream_version"],
-            outcome["positions"],
-        )
-        if status == "unknown_tenant":
-            raise UnknownTenant(tenant)
-        if status == "conflict":
-            conflicting = outcome["conflict_stream"]
-            expected = dict(guards).get(conflicting, expected_version)
-            raise ConcurrencyConflict(conflicting, expected, version)
-        if status == "appended":
-            self._notifier.committed(tenant, positions[-1])
-        return AppendResult(version, tuple(positions))
 
     async def recorded_for(
         self, tenant: str, idempotency_key: str
     ) -> tuple[str, int, tuple[int, ...]] | None:
         """Stream, version and positions the command with this key recorded, if it ran."""
-        async with self.transaction(tenant) as conn:
-            row = await conn.fetchrow(
-                "SELECT stream_id, stream_version, positions FROM idempotency_keys"
-                " WHERE tenant_id = $1 AND key = $2",
-                tenant,
-                idempotency_key,
-            )
-        if row is None:
-            return None
-        return row["stream_id"], row["stream_version"], tuple(row["positions"])
+        async with self.session(tenant) as session:
+            return await session.recorded_for(idempotency_key)
 
     async def read_stream(
         self, tenant: str, stream_id: str, after_version: int = 0
     ) -> list[RecordedEvent]:
-        async with self.transaction(tenant) as conn:
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2"
-                " AND stream_version > $3 ORDER BY stream_version",
-                tenant,
-                stream_id,
-                after_version,
-            )
-        return [_recorded(r) for r in rows]
+        async with self.session(tenant) as session:
+            return await session.read_stream(stream_id, after_version)
 
     async def read_log(
         self, tenant: str, after_position: int = 0, limit: int = 1000
@@ -235,6 +181,21 @@ class EventStore:
             raise UnknownTenant(tenant)
         checkpoints = (r[k] or 0 for r in rows for k in ("version", "generation", "position"))
         return (rows[0]["head"], *checkpoints)
+
+    async def note_access_refusal(self, subject: str, cluster: str, code: str, what: str) -> None:
+        """A caller refused a cluster its token does not cover: counted for the deployment's
+        auditors (`access_refusals`), never written into that cluster's log."""
+        await self._pool.execute(
+            "SELECT note_access_refusal($1, $2, $3, $4)", subject, cluster, code, what
+        )
+
+    async def access_refusals(self, day: date) -> list[asyncpg.Record]:
+        """The deployment's refusals of uncovered clusters on one day."""
+        return await self._pool.fetch(
+            "SELECT subject, cluster, code, what, count, first_at, last_at"
+            " FROM access_refusals WHERE day = $1 ORDER BY count DESC, subject, cluster",
+            day,
+        )
 
     async def projection_progress(self) -> list[asyncpg.Record]:
         """Every cluster's head position and its projections' checkpoints (no data)."""
@@ -317,3 +278,111 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
         recorded_at=row["recorded_at"],
         hash=row["hash"],
     )
+
+
+class Session:
+    """A command's transaction on one tenant: read streams, recognise a retry, append."""
+
+    def __init__(self, store: EventStore, conn: Connection, tenant: str) -> None:
+        self.store = store
+        self.conn = conn
+        self.tenant = tenant
+        self.appended: int | None = None  # the last position appended, announced on commit
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2"
+            " AND stream_version > $3 ORDER BY stream_version",
+            self.tenant,
+            stream_id,
+            after_version,
+        )
+        return [_recorded(r) for r in rows]
+
+    async def recorded_for(self, idempotency_key: str) -> tuple[str, int, tuple[int, ...]] | None:
+        """Stream, version and positions the command with this key recorded, if it ran."""
+        row = await self.conn.fetchrow(
+            "SELECT stream_id, stream_version, positions FROM idempotency_keys"
+            " WHERE tenant_id = $1 AND key = $2",
+            self.tenant,
+            idempotency_key,
+        )
+        if row is None:
+            return None
+        return row["stream_id"], row["stream_version"], tuple(row["positions"])
+
+    async def ensure_tenant(self, name: str) -> None:
+        """Register this tenant with an empty log, unless it exists."""
+        await self.conn.execute(
+            "INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            self.tenant,
+            nfc(name),
+        )
+        await self.conn.execute(
+            "INSERT INTO event_log_heads (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            self.tenant,
+        )
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        metadata: Metadata,
+        idempotency_key: str | None = None,
+        guards: Sequence[tuple[str, int]] = (),
+    ) -> AppendResult:
+        """Append events to a stream at expected_version, atomically, or refuse.
+
+        Raises ConcurrencyConflict when the stream is not at expected_version, or a
+        guard stream (stream id, version) the caller decided on has moved since, and
+        UnknownTenant when no such cluster exists. A repeated idempotency key
+        records nothing and returns the first append's result.
+        """
+        if not events:
+            raise ValueError("append needs at least one event")
+        tenant = self.tenant
+        meta = metadata.to_json()
+        digests = [
+            content_digest(
+                tenant=tenant,
+                stream_id=stream_id,
+                stream_version=expected_version + offset,
+                event_type=event.event_type,
+                event_version=event.event_version,
+                metadata=meta,
+                payload=event.payload,
+            )
+            for offset, event in enumerate(events, start=1)
+        ]
+        outcome = await self.conn.fetchrow(
+            _APPEND,
+            tenant,
+            stream_id,
+            expected_version,
+            [e.event_type for e in events],
+            [e.event_version for e in events],
+            [e.payload for e in events],
+            digests,
+            json.dumps(meta, ensure_ascii=False),
+            idempotency_key,
+            [stream for stream, _ in guards],
+            [version for _, version in guards],
+        )
+        assert outcome is not None
+        status, version, positions = (
+            outcome["status"],
+            outcome["stream_version"],
+            outcome["positions"],
+        )
+        if status == "unknown_tenant":
+            raise UnknownTenant(tenant)
+        if status == "conflict":
+            conflicting = outcome["conflict_stream"]
+            expected = dict(guards).get(conflicting, expected_version)
+            raise ConcurrencyConflict(conflicting, expected, version)
+        if status == "appended":
+            for hook in self.store.inline:
+                await hook(self.conn, tenant, positions[-1])
+            self.appended = positions[-1]
+        return AppendResult(version, tuple(positions))

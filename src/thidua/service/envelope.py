@@ -1,14 +1,14 @@
-"""Who runs a command, for which cluster, why, and how a retry is recognised."""
+"""Who sends a command, for which cluster, why, and how a retry is recognised."""
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from thidua.domain.days import HANOI, local_day
-from thidua.domain.rights import Actor
+from thidua.domain.rights import Actor, Caller
 from thidua.store.records import Metadata
 
-__all__ = ["HANOI", "Calendar", "Command", "Recorded", "local_day", "utc_now"]
+__all__ = ["HANOI", "Calendar", "Envelope", "Recorded", "local_day", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -16,25 +16,27 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class Command:
-    tenant: str  # the cluster code
-    actor: Actor
+class Envelope:
+    """What travels with a command: the cluster, the caller, and the caller's options."""
+
+    cluster: str
+    caller: Caller
     reason: str | None = None
     idempotency_key: str | None = None
     expected_version: int | None = None  # of the aggregate the command changes
     request_id: str | None = None
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    at: datetime | None = None  # when it runs; the service sets it from its clock
 
-    def metadata(self) -> Metadata:
+    def metadata(self, actor: Actor | None, at: datetime, reason: str | None = None) -> Metadata:
+        """Who did it (a caller with no role at all is recorded with none), why, when."""
         return Metadata(
-            actor=self.actor.person,
-            role=self.actor.role.value,
-            unit=self.actor.unit,
-            reason=self.reason,
+            actor=self.caller.person,
+            role=actor.role.value if actor else "",
+            unit=self.caller.unit,
+            reason=self.reason or reason,
             correlation_id=self.correlation_id,
             request_id=self.request_id,
-            occurred_at=self.at,
+            occurred_at=at,
         )
 
 
