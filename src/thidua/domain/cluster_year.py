@@ -99,7 +99,7 @@ class ClusterYear(Entity):
         self.leader = leader
         self.deputies = list(deputies)
         self.former_leaders = list(former_leaders)
-        self.rules = YearRules.from_json(rules)
+        self.rules = YearRules.from_stored(rules, YearRules())
         self.criteria: list[dict[str, Any]] = []  # adopted versions, in order
         self.inspections: dict[str, dict[str, Any]] = {}
         self.meetings: dict[str, Meeting] = {}
@@ -200,7 +200,7 @@ class ClusterYear(Entity):
 
     @event("RulesSet")
     def _rules_set(self, rules: dict[str, Any]) -> None:
-        self.rules = YearRules.from_json(rules)
+        self.rules = YearRules.from_stored(rules, self.rules)
 
     # Criteria.
 
