@@ -6,7 +6,6 @@ The service is reached through the three helpers at the top (open a year, set it
 record a self score) and nothing else, so they are the only lines to change with it.
 """
 
-import contextlib
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from thidua.demo import CITY_CRITERIA
+from thidua.domain import commands as c
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import Kind
 from thidua.domain.errors import RuleViolation
@@ -31,11 +31,10 @@ from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import Deadlines, VoteBase, YearRules
 from thidua.projections import reads
 from thidua.projections.runtime import Projector
-from thidua.service.command import Calendar, Command
-from thidua.service.emulation import CITY_NAME, CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore, Metadata
 from thidua.store.codec import EventCodec
-from thidua.store.errors import TenantExists
 
 YEAR = 2025
 UNITS = ["u1", "u2", "u3"]
@@ -45,24 +44,29 @@ SECRETARIAT = Actor("Cán bộ thường trực", Role.SECRETARIAT, "u1")
 # The service, as the tests below use it ------------------------------------------------------
 
 
+def sent(tenant: str, actor: Actor, reason: str | None = None) -> Envelope:
+    return Envelope(tenant, actor.caller(), reason=reason)
+
+
 async def open_year(service: Emulation, tenant: str, template: str) -> None:
     """A 2025 year of u1..u3 (u1 leads) with the city's criteria, opened on 1 January."""
-    members = [Membership(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in UNITS]
-    await service.open_year(Command(tenant, CITY, "Lập năm thi đua"), YEAR, members, "u1", ["u2"])
-    await service.adopt_criteria(
-        Command(tenant, SECRETARIAT), YEAR, template, CITY_CRITERIA.version, CITY_CRITERIA
-    )
+    members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in UNITS)
+    opened = c.OpenYear(YEAR, members, "u1", ("u2",))
+    await service.handle(sent(tenant, CITY, "Lập năm thi đua"), opened)
+    adopted = c.AdoptCriteria(YEAR, template, CITY_CRITERIA.version, CITY_CRITERIA)
+    await service.handle(sent(tenant, SECRETARIAT), adopted)
 
 
 async def set_rules(service: Emulation, tenant: str, rules: YearRules) -> None:
-    await service.set_rules(Command(tenant, SECRETARIAT, "Quy định của năm"), YEAR, rules)
+    await service.handle(sent(tenant, SECRETARIAT, "Quy định của năm"), c.SetRules(YEAR, rules))
 
 
 async def self_score(
     service: Emulation, tenant: str, unit: str, criterion: str, points: Decimal
 ) -> None:
-    officer = Command(tenant, Actor(f"Cán bộ {unit}", Role.MEMBER_OFFICER, unit))
-    await service.self_score(officer, YEAR, unit, criterion, points, "Đạt", ["Báo cáo"])
+    officer = Actor(f"Cán bộ {unit}", Role.MEMBER_OFFICER, unit)
+    scored = c.SelfScore(YEAR, unit, criterion, points, "Đạt", ("Báo cáo",))
+    await service.handle(sent(tenant, officer), scored)
 
 
 # What every rules value must be, said independently of the code that checks it ---------------
@@ -427,10 +431,8 @@ async def world(dsn: str) -> AsyncIterator[World]:
     projector.attach()
     clock = Calendar(datetime(YEAR, 1, 1, 2, tzinfo=UTC))
     service = Emulation(store, clock)
-    with contextlib.suppress(TenantExists):
-        await store.create_tenant(CITY_TENANT, CITY_NAME)
     template = f"mau-quy-dinh-{uuid.uuid4().hex[:8]}"
-    await service.publish_template(Command(CITY_TENANT, CITY), template, CITY_CRITERIA)
+    await service.handle(sent(CITY_TENANT, CITY), c.PublishTemplate(template, CITY_CRITERIA))
     yield World(store, projector, service, clock, template)
     await store.close()
 

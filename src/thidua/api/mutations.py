@@ -20,7 +20,7 @@ from thidua.api.queries import Year, _year
 from thidua.domain.checks import Field, checked_text
 from thidua.domain.commands import COMMANDS, Command
 from thidua.domain.criteria import Kind
-from thidua.domain.errors import InvalidInput, NotFound
+from thidua.domain.errors import InvalidInput, NotFound, RuleViolation
 from thidua.domain.pledge import TopicKind
 from thidua.domain.rules import YearRules
 from thidua.service.envelope import Envelope
@@ -121,12 +121,13 @@ def _value(hint: Any, given: Any) -> Any:
 
 
 def _rules(given: Any) -> YearRules:
+    """Rules as sent: malformed ones are bad input, refused before anything is read."""
     if not isinstance(given, dict):
         raise InvalidInput("INVALID_RULES", "Quy định của năm (rules) phải là một đối tượng JSON.")
     try:
         return YearRules.from_json(given)
-    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
-        raise InvalidInput("INVALID_RULES", "Quy định của năm (rules) không hợp lệ.") from exc
+    except RuleViolation as refused:
+        raise InvalidInput(refused.code, refused.message) from refused
 
 
 def _described(cls: type[Any]) -> str | None:
