@@ -11,8 +11,8 @@ from thidua.api.context import Context
 from thidua.api.errors import BadInput
 from thidua.domain.errors import DomainError
 from thidua.domain.rights import Action, Actor, YearContext
+from thidua.errors import UnknownTenant
 from thidua.service.command import Command
-from thidua.store.errors import UnknownTenant
 
 
 def context(info: strawberry.Info) -> Context:
