@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from thidua.projections import reads
+from thidua.projections import checkpoints, reads
 from thidua.projections.reads import AuditFilter, ScorecardAt
 from thidua.projections.standings import Standing
 from thidua.store.eventstore import EventStore
@@ -65,12 +65,12 @@ class Reads:
 
     async def clusters(self) -> set[str]:
         """Every cluster with a log (codes only: the caller's rights decide what it sees)."""
-        return {row["tenant_id"] for row in await self._store.projection_progress()}
+        return {row["tenant_id"] for row in await checkpoints.progress(self._store)}
 
     async def log_version(self, tenant: str) -> tuple[int, ...]:
         """The cluster's head and its projections' checkpoints, in one round trip: while
         this is unchanged, so is every answer about the cluster."""
-        return await self._store.log_version(tenant)
+        return await checkpoints.log_version(self._store, tenant)
 
     def watch(self, tenant: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """An event set whenever the cluster's log may have grown, here or on another
