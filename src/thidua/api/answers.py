@@ -1,7 +1,7 @@
 """Answers to queries, kept while their cluster stands still.
 
 Every read model derives from the cluster's log, so the log's head and the projections'
-checkpoints (`EventStore.log_version`) version everything a cluster's endpoint can answer.
+checkpoints (`Reads.log_version`) version everything a cluster's endpoint can answer.
 With the caller's claims, the day (deadlines and memberships turn on it) and the request
 itself, they key an answer exactly: a kept answer is the one the query would give now.
 Only queries answered without errors are kept, since a refusal must run to be recorded.

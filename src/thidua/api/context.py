@@ -1,5 +1,5 @@
-"""What every resolver gets: the services, the verified caller, the cluster in the URL,
-the request id and the request's DataLoaders."""
+"""What every resolver gets: the services (commands and reads), the verified caller, the
+cluster in the URL, the request id and the request's DataLoaders."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -9,12 +9,12 @@ from strawberry.dataloader import DataLoader
 
 from thidua.api.tokens import Principal, Unauthenticated
 from thidua.service.emulation import Emulation
-from thidua.store.eventstore import EventStore
+from thidua.service.reads import Reads
 
 
 @dataclass
 class Services:
-    store: EventStore
+    reads: Reads
     emulation: Emulation
 
 

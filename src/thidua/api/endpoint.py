@@ -70,7 +70,7 @@ class Endpoint(GraphQLView[Context, None]):
     async def _answer(self, request: Request, ctx: Context, cluster: str) -> Response:
         """The kept answer while the cluster stands still; otherwise run, and keep it."""
         try:
-            version = await self.services.store.log_version(cluster)
+            version = await self.services.reads.log_version(cluster)
         except Exception:  # no such cluster, no database: running the query says so, coded
             return await super().run(request, ctx)
         body = await request.body()

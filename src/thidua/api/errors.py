@@ -14,8 +14,7 @@ from strawberry.extensions import MaskErrors
 
 from thidua.api.tokens import Unauthenticated
 from thidua.domain.errors import Forbidden, InvalidInput, InvalidState, NotFound, RuleViolation
-from thidua.errors import ThiduaError
-from thidua.store.errors import ConcurrencyConflict
+from thidua.errors import ConcurrencyConflict, ThiduaError
 
 log = logging.getLogger("thidua.api")
 

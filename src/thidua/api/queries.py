@@ -21,7 +21,7 @@ from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.errors import Forbidden, NotFound
 from thidua.domain.rights import Action, YearContext
 from thidua.domain.scorecard import Layer
-from thidua.projections import reads
+from thidua.projections.reads import AuditFilter
 from thidua.projections.standings import Standing as StandingRow
 
 PAGE_CAP = 100
@@ -54,8 +54,7 @@ def _scorecards(ctx: Context) -> DataLoader[tuple[str, int, str, int | None], ty
             groups.setdefault((tenant, year, position), []).append(unit)
         found: dict[tuple[str, int, str, int | None], types.Scorecard] = {}
         for (tenant, year, position), units in groups.items():
-            async with ctx.services.store.transaction(tenant) as conn:
-                cards = await reads.scorecards_at(conn, tenant, year, units, position)
+            cards = await ctx.services.reads.scorecards(tenant, year, units, position)
             for card in cards:
                 found[(tenant, year, card.unit, position)] = types.Scorecard.of(card)
         return [found[k] for k in keys]
@@ -187,14 +186,13 @@ class Year:
         ctx = context(info)
         if as_of is not None and at_position is not None:
             raise BadInput("Chỉ nêu một trong hai: asOf hoặc atPosition.")
-        async with ctx.services.store.transaction(self.tenant) as conn:
-            position = at_position
-            if as_of is not None:
-                position = await reads.position_at(conn, self.tenant, as_of)
-            if position is None:
-                rows = await reads.standings(conn, self.tenant, self.aggregate.year)
-            else:
-                rows = await reads.standings_at(conn, self.tenant, self.aggregate.year, position)
+        position, year = at_position, self.aggregate.year
+        if as_of is not None:
+            position, rows = await ctx.services.reads.standings_as_of(self.tenant, year, as_of)
+        elif position is None:
+            rows = await ctx.services.reads.standings(self.tenant, year)
+        else:
+            rows = await ctx.services.reads.standings_at(self.tenant, year, position)
         return standings_of(
             ctx, rows, self.tenant, self.aggregate.context(self.today), position, layer
         )
@@ -264,8 +262,7 @@ class Cluster:
 
     @strawberry.field(description="Vị trí cuối của nhật ký sự kiện của cụm")
     async def position(self, info: strawberry.Info) -> int:
-        head, _ = await context(info).services.store.head(self.code)
-        return head
+        return await context(info).services.reads.head(self.code)
 
     @strawberry.field
     async def year(self, info: strawberry.Info, year: int) -> Year | None:
@@ -291,9 +288,8 @@ class Cluster:
         if not 0 < first <= PAGE_CAP:
             raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
         given = filter or AuditFilterInput()
-        where = reads.AuditFilter(**vars(given), after_position=position_of(after))
-        async with ctx.services.store.transaction(self.code) as conn:
-            rows = await reads.audit_history(conn, self.code, where, first + 1)
+        where = AuditFilter(**vars(given), after_position=position_of(after))
+        rows = await ctx.services.reads.audit_history(self.code, where, first + 1)
         edges = [
             AuditEdge(cursor=cursor(r["position"]), node=types.AuditEntry.of(r))
             for r in rows[:first]
@@ -320,7 +316,7 @@ class Me:
 
 async def cluster_named(ctx: Context, code: str) -> Cluster:
     await covered(ctx, code, "read_cluster")
-    return Cluster(code=code, name=await ctx.services.store.tenant_name(code))
+    return Cluster(code=code, name=await ctx.services.reads.cluster_name(code))
 
 
 @strawberry.type(description="Người gọi bị từ chối vì token không có quyền với cụm đã nêu")
@@ -372,6 +368,5 @@ class Query:
             return [await cluster_named(ctx, ctx.cluster)]
         codes = set(ctx.caller().clusters)
         if ALL_CLUSTERS in codes:
-            progress = await ctx.services.store.projection_progress()
-            codes = {r["tenant_id"] for r in progress}
+            codes = await ctx.services.reads.clusters()
         return [await cluster_named(ctx, c) for c in sorted(codes)]

@@ -13,7 +13,7 @@ from thidua.api.access import allowed, context, tenant_of
 from thidua.api.context import Context
 from thidua.api.queries import Standing, _year, standings_of
 from thidua.domain.rights import Action
-from thidua.projections import reads
+from thidua.projections.reads import AuditFilter
 
 POLL = 5.0  # seconds: a missed notification is caught by this
 
@@ -26,11 +26,11 @@ class StandingsUpdate:
 
 async def _wakes(ctx: Context, tenant: str) -> AsyncGenerator[int, None]:
     """The cluster's head position, now and each time it may have moved."""
-    store = ctx.services.store
-    async with store.watch(tenant) as woken:
+    reads = ctx.services.reads
+    async with reads.watch(tenant) as woken:
         while True:
             woken.clear()
-            head, _ = await store.head(tenant)
+            head = await reads.head(tenant)
             yield head
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), POLL)
@@ -49,8 +49,7 @@ class Subscription:
         await allowed(ctx, tenant, Action.READ_PUBLISHED, cluster_year.context(today))
         shown: list[Standing] | None = None
         async for head in _wakes(ctx, tenant):
-            async with ctx.services.store.transaction(tenant) as conn:
-                rows = await reads.standings(conn, tenant, year)
+            rows = await ctx.services.reads.standings(tenant, year)
             found = standings_of(ctx, rows, tenant, cluster_year.context(today), None, layer)
             if found != shown:
                 shown = found
@@ -68,9 +67,8 @@ class Subscription:
             if seen is None:
                 seen = head  # from now on
             while seen < head:
-                where = reads.AuditFilter(after_position=seen)
-                async with ctx.services.store.transaction(tenant) as conn:
-                    rows = await reads.audit_history(conn, tenant, where, 500)
+                where = AuditFilter(after_position=seen)
+                rows = await ctx.services.reads.audit_history(tenant, where, 500)
                 if not rows:
                     break  # the audit row lands with its event; a catch-up is behind
                 for row in rows:

@@ -15,6 +15,7 @@ from thidua.projections.audit import AuditProjection
 from thidua.projections.facts import Fact
 from thidua.projections.standings import NAME, Standing, compute_standings, json_object
 from thidua.projections.temporal import STANDING
+from thidua.store import eventstore
 from thidua.store.eventstore import Connection, read_stream_upto
 
 _SERVING = (
@@ -40,12 +41,7 @@ async def standings(conn: Connection, tenant: str, year: int) -> list[Standing]:
 
 async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
     """The last position the log had taken at this moment (0 before the first event)."""
-    found = await conn.fetchval(
-        "SELECT max(position) FROM events WHERE tenant_id = $1 AND recorded_at <= $2",
-        tenant,
-        moment,
-    )
-    return int(found or 0)
+    return await eventstore.position_at(conn, tenant, moment)
 
 
 async def _replay(

@@ -19,11 +19,19 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from thidua.projections import checkpoints
 from thidua.projections.audit import AuditProjection
+from thidua.projections.checkpoints import Checkpoint
 from thidua.projections.facts import Fact
 from thidua.projections.sql import delete_generation
 from thidua.projections.standings import StandingsProjection
-from thidua.store.eventstore import Connection, EventStore, read_events
+from thidua.store.eventstore import (
+    Connection,
+    EventStore,
+    lock_head,
+    position_after,
+    read_events,
+)
 from thidua.store.notifier import ANY_TENANT
 
 log = logging.getLogger(__name__)
@@ -53,13 +61,6 @@ class Projection(Protocol):
 
 
 PROJECTIONS: tuple[Projection, ...] = (StandingsProjection(), AuditProjection())
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    version: int
-    generation: int
-    position: int
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,7 @@ class Projector:
                 checkpoint = await _lock_checkpoint(conn, tenant, projection)
                 if checkpoint.version != projection.version:
                     return applied  # the tables hold another version: rebuild
-                upto = await conn.fetchval(
-                    "SELECT max(position) FROM (SELECT position FROM events WHERE tenant_id = $1"
-                    " AND position > $2 ORDER BY position LIMIT $3) AS next",
-                    tenant,
-                    checkpoint.position,
-                    batch,
-                )
+                upto = await position_after(conn, tenant, checkpoint.position, batch)
                 if upto is None:
                     return applied
                 await self._advance(conn, tenant, projection, checkpoint, upto)
@@ -260,9 +255,7 @@ class Projector:
         generation: int,
     ) -> int:
         async with self.store.transaction(tenant) as conn:
-            head = await conn.fetchval(
-                "SELECT position FROM event_log_heads WHERE tenant_id = $1 FOR UPDATE", tenant
-            )
+            head = await lock_head(conn, tenant)
             await _lock_checkpoint(conn, tenant, projection)
             while position < head:
                 records = await read_events(conn, tenant, position, head, BATCH)
@@ -270,17 +263,10 @@ class Projector:
                     state.apply(Fact.of(record))
                 position = records[-1].position
             await state.flush(conn, tenant, generation)
-            await conn.execute(
-                "UPDATE projection_checkpoints SET generation = $3, position = $4, version = $5,"
-                " updated_at = now() WHERE tenant_id = $1 AND projection = $2",
-                tenant,
-                projection.name,
-                generation,
-                head,
-                projection.version,
-            )
+            serving = Checkpoint(projection.version, generation, head)
+            await checkpoints.serve_generation(conn, tenant, projection.name, serving)
             self._cache[(tenant, projection.name)] = _Cached(generation, head, state)
-        return int(head)
+        return head
 
     async def _head(self, tenant: str) -> int:
         return (await self.store.head(tenant))[0]
@@ -289,7 +275,7 @@ class Projector:
 
     async def progress(self) -> list[Progress]:
         """Every cluster's head and each projection's checkpoint."""
-        rows = await self.store.projection_progress()
+        rows = await checkpoints.progress(self.store)
         found = {(r["tenant_id"], r["projection"]): r for r in rows}
         heads = {r["tenant_id"]: r["head"] for r in rows}
         report = []
@@ -350,35 +336,12 @@ class RebuildRunning(Exception):
 async def _lock_checkpoint(
     conn: Connection, tenant: str, projection: Projection, *, lock: bool = True
 ) -> Checkpoint:
-    """The tenant's checkpoint for the projection (made on first use), locked for update."""
-    row = await conn.fetchrow(
-        "INSERT INTO projection_checkpoints AS c (tenant_id, projection, version)"
-        " VALUES ($1, $2, $3) ON CONFLICT (tenant_id, projection) DO "
-        + ("UPDATE SET version = c.version" if lock else "NOTHING")
-        + " RETURNING version, generation, position",
-        tenant,
-        projection.name,
-        projection.version,
+    return await checkpoints.lock_checkpoint(
+        conn, tenant, projection.name, projection.version, lock=lock
     )
-    if row is None:  # it existed and was not locked
-        row = await conn.fetchrow(
-            "SELECT version, generation, position FROM projection_checkpoints"
-            " WHERE tenant_id = $1 AND projection = $2",
-            tenant,
-            projection.name,
-        )
-    assert row is not None
-    return Checkpoint(row["version"], row["generation"], row["position"])
 
 
 async def _move_checkpoint(
     conn: Connection, tenant: str, projection: Projection, generation: int, position: int
 ) -> None:
-    await conn.execute(
-        "UPDATE projection_checkpoints SET position = $4, updated_at = now()"
-        " WHERE tenant_id = $1 AND projection = $2 AND generation = $3",
-        tenant,
-        projection.name,
-        generation,
-        position,
-    )
+    await checkpoints.move_checkpoint(conn, tenant, projection.name, generation, position)

@@ -1,52 +1,6 @@
-"""Typed refusals of the event store."""
+"""Typed refusals of the event store. They live in `thidua.errors`, so that layers which
+must recognise them (the API) need not import the store."""
 
-from thidua.errors import ThiduaError
+from thidua.errors import ConcurrencyConflict, InvalidTenantCode, TenantExists, UnknownTenant
 
-
-class ConcurrencyConflict(ThiduaError):
-    """The stream moved on since the caller read it: nothing was recorded."""
-
-    code = "CONCURRENCY_CONFLICT"
-
-    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
-        super().__init__(
-            f"Dữ liệu đã được người khác thay đổi trong lúc bạn thao tác "
-            f"(mong đợi phiên bản {expected}, hiện là {actual}). "
-            "Vui lòng tải lại và thực hiện lại."
-        )
-        self.stream_id = stream_id
-        self.expected = expected
-        self.actual = actual
-
-
-class UnknownTenant(ThiduaError):
-    """No cluster has this code."""
-
-    code = "UNKNOWN_CLUSTER"
-
-    def __init__(self, tenant: str) -> None:
-        super().__init__(f"Không tìm thấy cụm thi đua có mã '{tenant}'.")
-        self.tenant = tenant
-
-
-class TenantExists(ThiduaError):
-    """A cluster with this code is already registered."""
-
-    code = "CLUSTER_EXISTS"
-
-    def __init__(self, tenant: str) -> None:
-        super().__init__(f"Cụm thi đua có mã '{tenant}' đã tồn tại.")
-        self.tenant = tenant
-
-
-class InvalidTenantCode(ThiduaError):
-    """A cluster code must be short lowercase ASCII, digits and hyphens."""
-
-    code = "INVALID_CLUSTER_CODE"
-
-    def __init__(self, tenant: str) -> None:
-        super().__init__(
-            f"Mã cụm thi đua '{tenant}' không hợp lệ: chỉ dùng chữ thường không dấu, "
-            "chữ số và dấu gạch ngang, ví dụ 'cum-xii'."
-        )
-        self.tenant = tenant
+__all__ = ["ConcurrencyConflict", "InvalidTenantCode", "TenantExists", "UnknownTenant"]

@@ -9,7 +9,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -24,6 +24,7 @@ from thidua.store.records import AppendResult, Metadata, NewEvent, RecordedEvent
 # What a transaction hands out: a pooled connection, used like a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy
 TENANT_CODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_FUNCTION = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 _COLUMNS = (
     "tenant_id, position, stream_id, stream_version, event_type, event_version,"
@@ -172,16 +173,6 @@ class EventStore:
             raise UnknownTenant(tenant)
         return row["position"], row["hash"]
 
-    async def log_version(self, tenant: str) -> tuple[int, ...]:
-        """The tenant's head and its projections' (version, generation, checkpoint), in one
-        round trip: every read model derives from the log, so while this is unchanged, so
-        is every answer about the tenant."""
-        rows = await self._pool.fetch("SELECT * FROM log_version($1)", tenant)
-        if not rows:
-            raise UnknownTenant(tenant)
-        checkpoints = (r[k] or 0 for r in rows for k in ("version", "generation", "position"))
-        return (rows[0]["head"], *checkpoints)
-
     async def note_access_refusal(self, subject: str, cluster: str, code: str, what: str) -> None:
         """A caller refused a cluster its token does not cover: counted for the deployment's
         auditors (`access_refusals`), never written into that cluster's log."""
@@ -197,9 +188,15 @@ class EventStore:
             day,
         )
 
-    async def projection_progress(self) -> list[asyncpg.Record]:
-        """Every cluster's head position and its projections' checkpoints (no data)."""
-        return await self._pool.fetch("SELECT * FROM projection_progress()")
+    async def report(self, function: str, *args: object) -> list[asyncpg.Record]:
+        """The rows of a reporting function, called outside any tenant's transaction: one
+        round trip, no BEGIN or COMMIT, not in query_log. Row-level security shows such a
+        call no tenant's rows, so only functions that run as their owner and report
+        positions, never data, answer anything."""
+        if not _FUNCTION.match(function):
+            raise ValueError(f"not a function name: {function!r}")
+        arguments = ", ".join(f"${i}" for i in range(1, len(args) + 1))
+        return await self._pool.fetch(f"SELECT * FROM {function}({arguments})", *args)
 
     @contextlib.asynccontextmanager
     async def watch(self, tenant: str) -> AsyncIterator[asyncio.Event]:
@@ -263,6 +260,41 @@ async def read_stream_upto(
         upto_position,
     )
     return [_recorded(r) for r in rows]
+
+
+async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
+    """The last position the tenant's log had taken at this moment (0 before the first event)."""
+    found = await conn.fetchval(
+        "SELECT max(position) FROM events WHERE tenant_id = $1 AND recorded_at <= $2",
+        tenant,
+        moment,
+    )
+    return int(found or 0)
+
+
+async def position_after(
+    conn: Connection, tenant: str, after_position: int, count: int
+) -> int | None:
+    """The position `count` events after this one, or the last if fewer follow; None when
+    none does."""
+    found: int | None = await conn.fetchval(
+        "SELECT max(position) FROM (SELECT position FROM events WHERE tenant_id = $1"
+        " AND position > $2 ORDER BY position LIMIT $3) AS next",
+        tenant,
+        after_position,
+        count,
+    )
+    return found
+
+
+async def lock_head(conn: Connection, tenant: str) -> int:
+    """The tenant's head position, its writers held until this transaction ends."""
+    found: int | None = await conn.fetchval(
+        "SELECT position FROM event_log_heads WHERE tenant_id = $1 FOR UPDATE", tenant
+    )
+    if found is None:
+        raise UnknownTenant(tenant)
+    return found
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:

@@ -9,12 +9,13 @@ from thidua.api.schema import build_schema
 from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import Runtime
 from thidua.service.emulation import Emulation
+from thidua.service.reads import Reads
 from thidua.web.health import healthz, readyz
 
 
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
     settings = runtime.settings
-    services = Services(runtime.store, emulation or Emulation(runtime.store))
+    services = Services(Reads(runtime.store), emulation or Emulation(runtime.store))
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,

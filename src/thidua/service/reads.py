@@ -1,0 +1,78 @@
+"""Reads: what the API asks of a cluster besides its aggregates (those come from
+`Emulation`). Standings now, at a position or at a time; scorecards at a position; the
+audit history; the log's head, the cluster's name, the clusters known; the version that
+keys kept answers; and a signal when the cluster's log may have grown.
+
+Each read runs in one transaction of the cluster (row-level security confines it there)
+and is answered by the projections' queries or the store's own functions, so the API
+never opens a transaction or names a table.
+"""
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+from thidua.projections import checkpoints, reads
+from thidua.projections.reads import AuditFilter, ScorecardAt
+from thidua.projections.standings import Standing
+from thidua.store.eventstore import EventStore
+
+
+class Reads:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    async def standings(self, tenant: str, year: int) -> list[Standing]:
+        """The live standings of a cluster-year, every layer, best first."""
+        async with self._store.transaction(tenant) as conn:
+            return await reads.standings(conn, tenant, year)
+
+    async def standings_at(self, tenant: str, year: int, position: int) -> list[Standing]:
+        """The standings as the live ones were at a position of the cluster's log."""
+        async with self._store.transaction(tenant) as conn:
+            return await reads.standings_at(conn, tenant, year, position)
+
+    async def standings_as_of(
+        self, tenant: str, year: int, moment: datetime
+    ) -> tuple[int, list[Standing]]:
+        """The last position recorded by a moment, and the standings at it."""
+        async with self._store.transaction(tenant) as conn:
+            position = await reads.position_at(conn, tenant, moment)
+            return position, await reads.standings_at(conn, tenant, year, position)
+
+    async def scorecards(
+        self, tenant: str, year: int, units: list[str], position: int | None = None
+    ) -> list[ScorecardAt]:
+        """Units' scorecards, every layer, at a position (None: now), in units' order."""
+        async with self._store.transaction(tenant) as conn:
+            return await reads.scorecards_at(conn, tenant, year, units, position)
+
+    async def audit_history(
+        self, tenant: str, where: AuditFilter, limit: int
+    ) -> list[dict[str, Any]]:
+        """Changes in log order, filtered, at most `limit` of them."""
+        async with self._store.transaction(tenant) as conn:
+            return await reads.audit_history(conn, tenant, where, limit)
+
+    async def head(self, tenant: str) -> int:
+        """The cluster's last position (0 for an empty log); UnknownTenant if none."""
+        position, _ = await self._store.head(tenant)
+        return position
+
+    async def cluster_name(self, tenant: str) -> str:
+        return await self._store.tenant_name(tenant)
+
+    async def clusters(self) -> set[str]:
+        """Every cluster with a log (codes only: the caller's rights decide what it sees)."""
+        return {row["tenant_id"] for row in await checkpoints.progress(self._store)}
+
+    async def log_version(self, tenant: str) -> tuple[int, ...]:
+        """The cluster's head and its projections' checkpoints, in one round trip: while
+        this is unchanged, so is every answer about the cluster."""
+        return await checkpoints.log_version(self._store, tenant)
+
+    def watch(self, tenant: str) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event set whenever the cluster's log may have grown, here or on another
+        instance (a lost signal only delays: callers poll too)."""
+        return self._store.watch(tenant)
