@@ -102,18 +102,17 @@ async def test_a_year_end_to_end(year: Year) -> None:
         await service.submit_self_assessment(year.as_(Role.MEMBER_HEAD, unit), YEAR, unit)
 
     standings = await service.standings(year.tenant, YEAR)
-    self_ranking = standings["layers"]["self"]["ranking"]
-    assert self_ranking["first"] == "u2"
+    assert standings.layers[Layer.SELF].ranking.first == "u2"
 
     # The cross-inspection lowers u2's A1 below u1's: the verified view re-ranks.
     await service.assign_inspection(year.secretariat, YEAR, "kt-1", "u3", ["u2"])
     inspector = year.as_(Role.CROSS_INSPECTOR, "u3", "Kiểm tra chéo")
     await service.verify_score(inspector, YEAR, "u2", "A1", Decimal(26), "Thiếu minh chứng")
     standings = await service.standings(year.tenant, YEAR)
-    verified = {t["unit"]: t for t in standings["layers"]["verified"]["totals"]}
-    assert Decimal(verified["u2"]["total"]) == Decimal(92)  # 95 self, A1 29 -> 26
-    assert standings["layers"]["verified"]["ranking"]["first"] == "u1"
-    assert standings["layers"]["self"]["ranking"]["first"] == "u2"  # every layer is kept
+    verified = standings.layers[Layer.VERIFIED].totals_by_unit()
+    assert verified["u2"].total == Decimal(92)  # 95 self, A1 29 -> 26
+    assert standings.layers[Layer.VERIFIED].ranking.first == "u1"
+    assert standings.layers[Layer.SELF].ranking.first == "u2"  # every layer is kept
 
     await service.mark_topic(year.secretariat, YEAR, "mh-u2", True, "Đã triển khai")
     clock.on(date(YEAR, 12, 15))
@@ -141,8 +140,8 @@ async def test_a_year_end_to_end(year: Year) -> None:
     await service.finalise(year.secretariat, YEAR)
     cluster_year = await service.year(year.tenant, YEAR)
     assert cluster_year.result_version == 2
-    assert cluster_year.results[1]["layers"]["city"]["ranking"]["first"] == "u1"
-    assert cluster_year.results[2]["layers"]["city"]["ranking"]["first"] == "u2"
+    assert cluster_year.results[1].layers[Layer.CITY].ranking.first == "u1"
+    assert cluster_year.results[2].layers[Layer.CITY].ranking.first == "u2"
     assert cluster_year.proposals["bk-1"].superseded
     assert cluster_year.reopenings == [{"reason": "Phát hiện kê khai sai", "result_version": 1}]
 
@@ -218,17 +217,19 @@ async def test_changed_criteria_flag_scores_and_block_finalisation(year: Year) -
     assert card.points(Layer.SELF)["A2"] == Decimal("14.5")  # kept, never rescaled
     review = (await year.service.year(year.tenant, YEAR)).mid_year_review
     assert review is not None
-    assert review["criteria_version"] == "2025.1"
+    assert review.criteria_version == "2025.1"
+    assert review.on == date(YEAR, 7, 1)
 
     for unit in UNITS:
         officer = year.as_(Role.MEMBER_OFFICER, unit)
         await year.service.self_score(officer, YEAR, unit, "A2", Decimal(19), "Chấm lại", ["BC"])
     await year.service.finalise(year.secretariat, YEAR)
     result = (await year.service.year(year.tenant, YEAR)).results[1]
-    assert result["criteria_version"] == "2025.2"
+    assert result.criteria_version == "2025.2"
+    assert not any(result.flagged.values())  # every unit scored A2 again
     review = (await year.service.year(year.tenant, YEAR)).mid_year_review
     assert review is not None
-    assert review["criteria_version"] == "2025.1"
+    assert review.criteria_version == "2025.1"
 
 
 async def test_a_retried_command_records_nothing_twice(year: Year) -> None:
@@ -315,7 +316,7 @@ async def test_a_member_who_left_is_out_of_the_bases(year: Year) -> None:
         await year.service.sign_pledge(year.as_(Role.MEMBER_HEAD, "u6"), YEAR, "u6")
     assert outsider.value.code == "FORBIDDEN"
     standings = await year.service.standings(year.tenant, YEAR)
-    assert [t["unit"] for t in standings["layers"]["self"]["totals"]] == UNITS[:5]
+    assert [t.unit for t in standings.layers[Layer.SELF].totals] == UNITS[:5]
 
 
 async def test_text_is_stored_in_nfc(year: Year) -> None:

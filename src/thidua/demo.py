@@ -17,6 +17,7 @@ from thidua.domain.errors import DomainError, NotFound
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
+from thidua.domain.results import RANKING_LAYER
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
 from thidua.service.command import Calendar, Command
@@ -246,7 +247,8 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
 
     clock.on(date(YEAR, 12, 22))  # the year-end meeting: attendance, secret ballot, rotation
     result = await service.year(cluster.code, YEAR)
-    first = result.current_result()["layers"]["city"]["ranking"]["first"]
+    first = result.current_result().layers[RANKING_LAYER].ranking.first
+    assert first is not None, "the demo's scores leave one unit first"
     await service.convene_meeting(
         secretariat, YEAR, "tong-ket-2025", "Hội nghị tổng kết năm 2025", clock().date()
     )
@@ -258,8 +260,8 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
     await service.record_tally(secretariat, YEAR, "tong-ket-2025", len(present) - 1, 1, 0)
 
     clock.on(date(YEAR + 1, 1, 8))  # proposals to the city, from the finalised result
-    ranking = result.current_result()["layers"]["city"]["ranking"]["places"]
-    others = [p["unit"] for p in ranking if p["unit"] != first]
+    ranking = result.current_result().layers[RANKING_LAYER].ranking.places
+    others = [p.unit for p in ranking if p.unit != first]
     quota = len(units) * 3 // 10
     documents = ["Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích"]
     await service.propose(secretariat, YEAR, "co-thi-dua-2025", Award.FLAG, [first], documents)

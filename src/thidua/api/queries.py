@@ -162,11 +162,11 @@ class Year:
     @strawberry.field(description="Kết quả sơ kết giữa năm")
     def mid_year_review(self) -> JSON | None:
         review = self.aggregate.mid_year_review
-        return None if review is None else JSON(review)
+        return None if review is None else JSON(review.to_json())
 
     @strawberry.field(description="Các phiên bản kết quả đã chốt, theo số phiên bản")
     def results(self) -> JSON:
-        return JSON({str(v): r for v, r in sorted(self.aggregate.results.items())})
+        return JSON({str(v): r.to_json() for v, r in sorted(self.aggregate.results.items())})
 
     @strawberry.field
     async def pledge(self, info: strawberry.Info) -> types.PledgeView | None:

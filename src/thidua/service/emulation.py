@@ -12,7 +12,7 @@ import contextlib
 import random
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,7 +26,7 @@ from thidua.domain.membership import Membership
 from thidua.domain.pledge import Pledge, TopicKind
 from thidua.domain.proposals import Award, FlagFacts
 from thidua.domain.refusal import RefusedAttempt
-from thidua.domain.results import RANKING_LAYER, year_result
+from thidua.domain.results import RANKING_LAYER, YearResult, year_result
 from thidua.domain.rights import Action, Actor, Role, YearContext, authorise
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
@@ -112,7 +112,7 @@ class Emulation:
             raise NotFound("UNKNOWN_TEMPLATE", f"Thành phố chưa ban hành bộ tiêu chí {name}.")
         return found
 
-    async def standings(self, tenant: str, year: int, on: date | None = None) -> dict[str, Any]:
+    async def standings(self, tenant: str, year: int, on: date | None = None) -> YearResult:
         cluster_year = await self.year(tenant, year)
         cards = await self.scorecards(tenant, cluster_year)
         return year_result(cluster_year, cards, on or self.today())
@@ -561,7 +561,7 @@ class Emulation:
         name: str,
         year: int,
         action: Action,
-        change: Callable[[ClusterYear, dict[str, Any], dict[str, list[str]]], None],
+        change: Callable[[ClusterYear, YearResult, Mapping[str, tuple[str, ...]]], None],
     ) -> Recorded:
         """Decide on the standings of every scorecard, guarding each one read."""
 
@@ -569,7 +569,7 @@ class Emulation:
             cluster_year = await self._authorised_year(command, year, action)
             cards = await self.scorecards(command.tenant, cluster_year)
             result = year_result(cluster_year, cards, self.today())
-            change(cluster_year, result, result["flagged"])
+            change(cluster_year, result, result.flagged)
             guards = [(card.id, read_version(card)) for card in cards.values()]
             return cluster_year, guards
 
@@ -614,10 +614,10 @@ class Emulation:
             if award is Award.FLAG:
                 pledge = await self.pledge(command.tenant, year)
                 guards.append((pledge.id, pledge.version))
-                ranking = cluster_year.current_result()["layers"][RANKING_LAYER.value]["ranking"]
+                ranking = cluster_year.current_result().layers[RANKING_LAYER].ranking
                 facts = {
                     unit: FlagFacts(
-                        first=ranking["first"],
+                        first=ranking.first,
                         vote_won=cluster_year.vote_won_by(unit),
                         new_model_carried_out=pledge.new_model_carried_out(unit),
                     )
