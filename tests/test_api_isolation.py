@@ -352,7 +352,11 @@ SNAPSHOT = f"""query($code: String!) {{ cluster(code: $code) {{
   name
   next: year(year: {YEAR + 1}) {{ version }}
   year(year: {YEAR}) {{
-    version status leader deputies formerLeaders rules results midYearReview
+    version status leader deputies formerLeaders rules
+    results {{ version on criteriaVersion }}
+    result {{ flagged {{ unit criteria }}
+      layer(layer: CITY) {{ ranking {{ first places {{ unit rank total }} }} }} }}
+    midYearReview {{ on criteriaVersion layer(layer: CITY) {{ totals {{ unit total }} }} }}
     members {{ unit name joinedOn leftOn mergedInto }}
     criteriaVersions {{ version amendedCodes criteria {{ code title maxPoints }} }}
     inspections {{ inspectionId inspector units }}

@@ -33,6 +33,21 @@ query ($filter: AuditFilterInput, $after: String) {
   } }
 }"""
 RESULT = "{ streamId version positions year { status version } }"
+RESULTS = """
+query ($year: Int!) {
+  cluster { year(year: $year) {
+    midYearReview { on }
+    results { version layers { layer } }
+    result {
+      version on criteriaVersion
+      layer(layer: CITY) {
+        ranking { first places { unit rank total decidedBy floor } }
+        totals { unit total a1Points complete submittedAt parts { part points } }
+      }
+      flagged { unit criteria }
+    }
+  } }
+}"""
 
 
 # Every base criterion but A1 at its maximum: totals differ by A1 alone.
@@ -356,6 +371,32 @@ async def test_a_year_over_http(dsn: str) -> None:
             cluster=cluster,
         )
         assert refused == "YEAR_FINALISED"
+        results = await api.ok(RESULTS, {"year": YEAR}, token=people.dashboard, cluster=cluster)
+        found = results["cluster"]["year"]
+        assert found["midYearReview"] is None  # none was recorded this year
+        assert found["results"] == [
+            {"version": 1, "layers": [{"layer": "SELF"}, {"layer": "VERIFIED"}, {"layer": "CITY"}]}
+        ]
+        final = found["result"]
+        assert (final["version"], final["on"], final["criteriaVersion"]) == (
+            1,
+            f"{YEAR}-12-15",
+            CITY_CRITERIA.version,
+        )
+        city = final["layer"]
+        assert city["ranking"]["first"] == DEPUTY
+        assert [
+            (p["unit"], p["rank"], above(p), p["floor"]) for p in city["ranking"]["places"]
+        ] == [
+            (DEPUTY, 1, "26.00", []),
+            (OTHER, 2, "23.50", ["a1_below_share"]),
+            (LEADER, 3, "22.00", ["a1_below_share"]),
+        ]
+        deputy = next(t for t in city["totals"] if t["unit"] == DEPUTY)
+        assert (deputy["a1Points"], deputy["complete"]) == ("26.00", True)
+        assert {p["part"] for p in deputy["parts"]} >= {"A", "B", "C", "D"}
+        assert deputy["submittedAt"] is not None
+        assert final["flagged"] == [{"unit": u, "criteria": []} for u in sorted(UNITS)]
         await run(
             api,
             sec,

@@ -37,7 +37,7 @@ async def test_demo_plays_a_year_in_each_cluster_once(dsn: str, store: EventStor
     assert xii.status is Status.FINALISED
     assert xii.criteria[0]["amended"] == ["A3", "C2"]
     assert xii.mid_year_review is not None
-    first_place = xii.current_result()["layers"]["city"]["ranking"]["first"]
+    first_place = xii.current_result().layers[Layer.CITY].ranking.first
     awards = {p.award: p.units for p in xii.proposals.values()}
     assert awards[Award.FLAG] == (first_place,)
     assert len(awards[Award.CERTIFICATE]) == 3  # 30% of 10 members

@@ -23,6 +23,8 @@ from thidua.domain.meetings import Meeting
 from thidua.domain.membership import Membership, current_members
 from thidua.domain.pledge import Pledge, TopicKind
 from thidua.domain.proposals import Award, FlagFacts
+from thidua.domain.ranking import DecidedBy, Place, Ranking
+from thidua.domain.results import RANKING_LAYER, LayerResult, YearResult
 from thidua.domain.rights import Action, Actor, Role, YearContext, authorise, may
 from thidua.domain.rules import (
     Deadlines,
@@ -107,9 +109,24 @@ def year_with_criteria(n: int = 6, rules: YearRules | None = None) -> ClusterYea
     return year
 
 
+def ranked(*units: str) -> YearResult:
+    """A result whose ranking layer lists these units in this order, the first one first."""
+    places = tuple(
+        Place(unit, i + 1, Decimal(90 - i), DecidedBy.TOTAL, (), True)
+        for i, unit in enumerate(units)
+    )
+    ranking = Ranking(places, units[0] if units else None)
+    return YearResult(
+        on=date(2025, 12, 15),
+        criteria_version="2025.1",
+        layers={RANKING_LAYER: LayerResult(totals=(), ranking=ranking)},
+        flagged={unit: () for unit in units},
+    )
+
+
 def finalised_year(n: int = 6) -> ClusterYear:
     year = make_year(n)
-    year.finalise({"ranking": ["u1", "u2"]}, flagged={})
+    year.finalise(ranked("u1", "u2"), flagged={})
     return year
 
 
@@ -360,7 +377,7 @@ def test_meeting_convened_before_the_leave_keeps_the_member_in_its_base() -> Non
 def test_member_that_left_is_out_of_the_certificate_quota_base() -> None:
     year = make_year(10)
     year.leave("u10", date(2025, 7, 1))
-    year.finalise({"ranking": []}, flagged={})
+    year.finalise(ranked(), flagged={})
     on = date(2025, 12, 31)
     # 30% of the 9 current members is 2, not the 3 of 10.
     refused(
@@ -948,9 +965,9 @@ def test_finalise_is_refused_while_a_unit_has_flagged_criteria() -> None:
     self_score(card, "A2", "12")
     flagged = {"u": card.flagged(year.criteria_on(date(2025, 12, 31)))}
     assert flagged == {"u": ["A2"]}
-    refused("CRITERIA_FLAGGED", lambda: year.finalise({"r": 1}, flagged=flagged), year)
+    refused("CRITERIA_FLAGGED", lambda: year.finalise(ranked("u"), flagged=flagged), year)
     assert year.status.value == "open"
-    year.finalise({"r": 1}, flagged={"u": []})
+    year.finalise(ranked("u"), flagged={"u": []})
     assert year.status.value == "finalised"
 
 
@@ -967,7 +984,7 @@ def test_a_score_is_not_flagged_against_its_own_criteria_whatever_the_title_form
 
 def test_finalising_twice_is_refused() -> None:
     year = finalised_year()
-    refused("YEAR_FINALISED", lambda: year.finalise({"r": 2}, flagged={}), year)
+    refused("YEAR_FINALISED", lambda: year.finalise(ranked("u2"), flagged={}), year)
     assert year.result_version == 1
 
 
@@ -1009,20 +1026,20 @@ def test_reopen_makes_the_year_open_and_supersedes_proposals_on_the_old_result()
 
 def test_finalising_again_makes_version_two_and_keeps_version_one() -> None:
     year = finalised_year()
-    first = dict(year.results[1])
+    first = year.results[1]
     year.reopen("Thẩm định lại")
-    year.finalise({"ranking": ["u2", "u1"]}, flagged={})
+    year.finalise(ranked("u2", "u1"), flagged={})
     assert year.result_version == 2
-    assert year.results[1] == first
-    assert year.results[2] == {"ranking": ["u2", "u1"]}
-    assert year.current_result() == {"ranking": ["u2", "u1"]}
+    assert year.results[1] == first == ranked("u1", "u2")
+    assert year.results[2] == ranked("u2", "u1")
+    assert year.current_result() == ranked("u2", "u1")
 
 
 def test_a_new_proposal_may_be_built_on_the_new_result() -> None:
     year = finalised_year(10)
     year.propose("c1", Award.CERTIFICATE, ["u2"], DOCS, date(2025, 12, 31))
     year.reopen("Thẩm định lại")
-    year.finalise({"r": 2}, flagged={})
+    year.finalise(ranked("u3", "u2"), flagged={})
     year.propose("c2", Award.CERTIFICATE, ["u3"], DOCS, date(2025, 12, 31))
     assert year.proposals["c2"].result_version == 2
     assert (year.proposals["c1"].superseded, year.proposals["c2"].superseded) == (True, False)
@@ -1108,7 +1125,7 @@ def test_flag_facts_gathered_from_the_meeting_and_the_pledge() -> None:
     march = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
     pledge.register_topic("t1", "u1", TopicKind.NEW_MODEL, "Mô hình số", march, date(2025, 3, 31))
     pledge.mark_topic("t1", carried_out=True, note="Đã triển khai")
-    year.finalise({"first": "u1"}, flagged={})
+    year.finalise(ranked("u1"), flagged={})
     facts = FlagFacts("u1", year.vote_won_by("u1"), pledge.new_model_carried_out("u1"))
     year.propose("f1", Award.FLAG, ["u1"], DOCS, ON, {"u1": facts})
     assert "f1" in year.proposals

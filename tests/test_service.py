@@ -113,18 +113,17 @@ async def test_a_year_end_to_end(year: Year) -> None:
         await run(year.as_(Role.MEMBER_HEAD, unit), c.SubmitSelfAssessment(YEAR, unit))
 
     standings = await service.standings(year.tenant, YEAR)
-    self_ranking = standings["layers"]["self"]["ranking"]
-    assert self_ranking["first"] == "u2"
+    assert standings.layers[Layer.SELF].ranking.first == "u2"
 
     # The cross-inspection lowers u2's A1 below u1's: the verified view re-ranks.
     await run(secretariat, c.AssignInspection(YEAR, "kt-1", "u3", ("u2",)))
     inspector = year.as_(Role.CROSS_INSPECTOR, "u3", "Kiểm tra chéo")
     await run(inspector, c.VerifyScore(YEAR, "u2", "A1", Decimal(26), "Thiếu minh chứng"))
     standings = await service.standings(year.tenant, YEAR)
-    verified = {t["unit"]: t for t in standings["layers"]["verified"]["totals"]}
-    assert Decimal(verified["u2"]["total"]) == Decimal(92)  # 95 self, A1 29 -> 26
-    assert standings["layers"]["verified"]["ranking"]["first"] == "u1"
-    assert standings["layers"]["self"]["ranking"]["first"] == "u2"  # every layer is kept
+    verified = standings.layers[Layer.VERIFIED].totals_by_unit()
+    assert verified["u2"].total == Decimal(92)  # 95 self, A1 29 -> 26
+    assert standings.layers[Layer.VERIFIED].ranking.first == "u1"
+    assert standings.layers[Layer.SELF].ranking.first == "u2"  # every layer is kept
 
     await run(secretariat, c.MarkTopic(YEAR, "mh-u2", True, "Đã triển khai"))
     clock.on(date(YEAR, 12, 15))
@@ -153,8 +152,8 @@ async def test_a_year_end_to_end(year: Year) -> None:
     await run(secretariat, c.Finalise(YEAR))
     cluster_year = await service.year(year.tenant, YEAR)
     assert cluster_year.result_version == 2
-    assert cluster_year.results[1]["layers"]["city"]["ranking"]["first"] == "u1"
-    assert cluster_year.results[2]["layers"]["city"]["ranking"]["first"] == "u2"
+    assert cluster_year.results[1].layers[Layer.CITY].ranking.first == "u1"
+    assert cluster_year.results[2].layers[Layer.CITY].ranking.first == "u2"
     assert cluster_year.proposals["bk-1"].superseded
     assert cluster_year.reopenings == [{"reason": "Phát hiện kê khai sai", "result_version": 1}]
 
@@ -232,17 +231,19 @@ async def test_changed_criteria_flag_scores_and_block_finalisation(year: Year) -
     assert card.points(Layer.SELF)["A2"] == Decimal("14.5")  # kept, never rescaled
     review = (await year.service.year(year.tenant, YEAR)).mid_year_review
     assert review is not None
-    assert review["criteria_version"] == "2025.1"
+    assert review.criteria_version == "2025.1"
+    assert review.on == date(YEAR, 7, 1)
 
     for unit in UNITS:
         officer = year.as_(Role.MEMBER_OFFICER, unit)
         await year.run(officer, c.SelfScore(YEAR, unit, "A2", Decimal(19), "Chấm lại", ("BC",)))
     await year.run(year.secretariat, c.Finalise(YEAR))
     result = (await year.service.year(year.tenant, YEAR)).results[1]
-    assert result["criteria_version"] == "2025.2"
+    assert result.criteria_version == "2025.2"
+    assert not any(result.flagged.values())  # every unit scored A2 again
     review = (await year.service.year(year.tenant, YEAR)).mid_year_review
     assert review is not None
-    assert review["criteria_version"] == "2025.1"
+    assert review.criteria_version == "2025.1"
 
 
 async def test_a_retried_command_records_nothing_twice(year: Year) -> None:
@@ -334,7 +335,7 @@ async def test_a_member_who_left_is_out_of_the_bases(year: Year) -> None:
         await year.run(year.as_(Role.MEMBER_HEAD, "u6"), c.SignPledge(YEAR, "u6"))
     assert outsider.value.code == "FORBIDDEN"
     standings = await year.service.standings(year.tenant, YEAR)
-    assert [t["unit"] for t in standings["layers"]["self"]["totals"]] == UNITS[:5]
+    assert [t.unit for t in standings.layers[Layer.SELF].totals] == UNITS[:5]
 
 
 async def test_text_is_stored_in_nfc(year: Year) -> None:

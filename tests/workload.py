@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 
 from thidua.demo import CITY_CRITERIA
 from thidua.domain import commands as c
@@ -27,6 +26,7 @@ from thidua.domain.criteria import Kind
 from thidua.domain.errors import DomainError
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
+from thidua.domain.ranking import Ranking
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
 from thidua.service.emulation import CITY_TENANT, Emulation
@@ -255,7 +255,7 @@ class _Workload:
 
         self._on(date(YEAR, 12, 18))
         ranking = await self._ranking()
-        self.candidate = ranking["first"] or ranking["places"][0]["unit"]
+        self.candidate = ranking.first or ranking.places[0].unit
         meeting = "tong-ket-2025"
         title = "Hội nghị tổng kết phong trào thi đua 2025"
         await self._ok(secretariat, c.ConveneMeeting(YEAR, meeting, title, self.day))
@@ -280,9 +280,9 @@ class _Workload:
         self._on(date(YEAR + 1, 1, 8))
         await self._propose(await self._ranking(), "2")
 
-    async def _propose(self, ranking: dict[str, Any], version: str) -> None:
-        first = ranking["first"]
-        others = [p["unit"] for p in ranking["places"] if p["unit"] != first]
+    async def _propose(self, ranking: Ranking, version: str) -> None:
+        first = ranking.first
+        others = [p.unit for p in ranking.places if p.unit != first]
         quota = len(self.members) * 3 // 10  # the default 30% of current members
         secretariat = self._secretariat()
         if quota and others:
@@ -298,10 +298,9 @@ class _Workload:
             self.count["proposals"] += 1
             self.count["flags"] += 1
 
-    async def _ranking(self) -> dict[str, Any]:
+    async def _ranking(self) -> Ranking:
         result = (await self.service.year(self.tenant, YEAR)).current_result()
-        ranking: dict[str, Any] = result["layers"][Layer.CITY.value]["ranking"]
-        return ranking
+        return result.layers[Layer.CITY].ranking
 
     # The bulk: one step is one command, or one group of concurrent commands.
 

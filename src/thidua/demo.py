@@ -17,6 +17,7 @@ from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.errors import DomainError, NotFound
 from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
+from thidua.domain.results import RANKING_LAYER
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
 from thidua.service.emulation import CITY_TENANT, Emulation
@@ -228,7 +229,8 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
 
     clock.on(date(YEAR, 12, 22))  # the year-end meeting: attendance, secret ballot, rotation
     result = await service.year(cluster.code, YEAR)
-    first = result.current_result()["layers"]["city"]["ranking"]["first"]
+    first = result.current_result().layers[RANKING_LAYER].ranking.first
+    assert first is not None, "the demo's scores leave one unit first"
     meeting = "tong-ket-2025"
     await run(c.ConveneMeeting(YEAR, meeting, "Hội nghị tổng kết năm 2025", clock().date()))
     present = tuple(units[:-1])
@@ -237,8 +239,8 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
     await run(c.RecordTally(YEAR, meeting, len(present) - 1, 1, 0))
 
     clock.on(date(YEAR + 1, 1, 8))  # proposals to the city, from the finalised result
-    ranking = result.current_result()["layers"]["city"]["ranking"]["places"]
-    others = tuple(p["unit"] for p in ranking if p["unit"] != first)
+    ranking = result.current_result().layers[RANKING_LAYER].ranking.places
+    others = tuple(p.unit for p in ranking if p.unit != first)
     quota = len(units) * 3 // 10
     documents = ("Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích")
     await run(c.Propose(YEAR, "co-thi-dua-2025", Award.FLAG, (first,), documents))

@@ -159,13 +159,23 @@ class Year:
         return types.proposals(self.aggregate)
 
     @strawberry.field(description="Kết quả sơ kết giữa năm")
-    def mid_year_review(self) -> JSON | None:
+    def mid_year_review(self) -> types.YearResult | None:
         review = self.aggregate.mid_year_review
-        return None if review is None else JSON(review)
+        return None if review is None else types.YearResult.of(review)
 
     @strawberry.field(description="Các phiên bản kết quả đã chốt, theo số phiên bản")
-    def results(self) -> JSON:
-        return JSON({str(v): r for v, r in sorted(self.aggregate.results.items())})
+    def results(self) -> list[types.ResultVersion]:
+        found = sorted(self.aggregate.results.items())
+        return [types.ResultVersion.of_version(version, result) for version, result in found]
+
+    @strawberry.field(
+        description="Một phiên bản kết quả đã chốt; không nêu `version`: phiên bản mới nhất"
+    )
+    def result(self, version: int | None = None) -> types.ResultVersion | None:
+        kept = self.aggregate.results
+        number = max(kept, default=0) if version is None else version
+        found = kept.get(number)
+        return None if found is None else types.ResultVersion.of_version(number, found)
 
     @strawberry.field
     async def pledge(self, info: strawberry.Info) -> types.PledgeView | None:

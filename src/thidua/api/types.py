@@ -17,6 +17,11 @@ from thidua.domain.criteria import CriteriaSet
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import Pledge
 from thidua.domain.proposals import Award as DomainAward
+from thidua.domain.ranking import Place as DomainPlace
+from thidua.domain.ranking import Ranking as DomainRanking
+from thidua.domain.ranking import UnitTotals as DomainUnitTotals
+from thidua.domain.results import LayerResult as DomainLayerResult
+from thidua.domain.results import YearResult as DomainYearResult
 from thidua.domain.scorecard import Layer as DomainLayer
 from thidua.projections.reads import ScorecardAt
 from thidua.projections.standings import Standing as StandingRow
@@ -45,8 +50,12 @@ FINITE_DECIMAL = replace(
 )
 
 
+def _points(value: Decimal) -> str:
+    return str(value.quantize(CENTS))
+
+
 def points(value: Decimal | str | None) -> str | None:
-    return None if value is None else str(Decimal(value).quantize(CENTS))
+    return None if value is None else _points(Decimal(value))
 
 
 # The domain's own enum, registered as the GraphQL enum Layer.
@@ -285,10 +294,10 @@ class Standing:
             layer=Layer(row.layer),
             unit=row.unit,
             rank=row.rank,
-            decided_by=row.decided_by,
+            decided_by=row.decided_by.value,
             first=row.first,
             may_be_first=row.may_be_first,
-            floor=list(row.floor),
+            floor=[reason.value for reason in row.floor],
             base=points(row.base) or "0.00",
             bonus=points(row.bonus) or "0.00",
             deductions=points(row.deductions) or "0.00",
@@ -301,6 +310,139 @@ class Standing:
             criteria_version=row.criteria_version,
             on_day=row.on_day,
         )
+
+
+@strawberry.type(description="Điểm của một phần (A, B, C…) trong bảng chấm")
+class PartPoints:
+    part: str
+    points: str
+
+
+@strawberry.type(description="Tổng điểm của một đơn vị trong một lớp điểm")
+class UnitTotals:
+    unit: str
+    parts: list[PartPoints] = strawberry.field(
+        description="Tổng từng phần; phần điểm thưởng trước khi áp mức trần"
+    )
+    base: str
+    bonus: str = strawberry.field(description="Điểm thưởng được tính, sau mức trần")
+    deductions: str
+    total: str = strawberry.field(description="Điểm cơ bản + điểm thưởng - điểm trừ")
+    part_a: str
+    a1_points: str
+    largest_deduction: str
+    complete: bool
+    submitted_at: datetime | None
+
+    @classmethod
+    def of(cls, totals: DomainUnitTotals) -> "UnitTotals":
+        return cls(
+            unit=totals.unit,
+            parts=[PartPoints(part=p, points=_points(v)) for p, v in totals.parts.items()],
+            base=_points(totals.base),
+            bonus=_points(totals.bonus),
+            deductions=_points(totals.deductions),
+            total=_points(totals.total),
+            part_a=_points(totals.part_a),
+            a1_points=_points(totals.a1_points),
+            largest_deduction=_points(totals.largest_deduction),
+            complete=totals.complete,
+            submitted_at=totals.submitted_at,
+        )
+
+
+@strawberry.type(description="Vị trí của một đơn vị trong bảng xếp hạng")
+class Place:
+    unit: str
+    rank: int
+    total: str
+    decided_by: str = strawberry.field(description="Quy tắc phân định thứ hạng đã áp dụng")
+    floor: list[str] = strawberry.field(description="Lý do không được xếp thứ nhất")
+    may_be_first: bool
+
+    @classmethod
+    def of(cls, place: DomainPlace) -> "Place":
+        return cls(
+            unit=place.unit,
+            rank=place.rank,
+            total=_points(place.total),
+            decided_by=place.decided_by.value,
+            floor=[reason.value for reason in place.floor],
+            may_be_first=place.may_be_first,
+        )
+
+
+@strawberry.type(description="Bảng xếp hạng của một lớp điểm, đơn vị dẫn đầu trước")
+class Ranking:
+    places: list[Place]
+    first: str | None = strawberry.field(
+        description="Đơn vị đứng thứ nhất; null khi đồng hạng ở đầu bảng hoặc không đơn vị nào"
+        " đủ điều kiện"
+    )
+
+    @classmethod
+    def of(cls, ranking: DomainRanking) -> "Ranking":
+        return cls(places=[Place.of(p) for p in ranking.places], first=ranking.first)
+
+
+@strawberry.type(description="Kết quả của một lớp điểm: tổng điểm từng đơn vị và xếp hạng")
+class LayerResult:
+    layer: Layer
+    totals: list[UnitTotals]
+    ranking: Ranking
+
+    @classmethod
+    def of(cls, layer: DomainLayer, found: DomainLayerResult) -> "LayerResult":
+        return cls(
+            layer=layer,
+            totals=[UnitTotals.of(t) for t in found.totals],
+            ranking=Ranking.of(found.ranking),
+        )
+
+
+@strawberry.type(description="Các tiêu chí một đơn vị phải chấm lại do bộ tiêu chí thay đổi")
+class FlaggedCriteria:
+    unit: str
+    criteria: list[str]
+
+
+@strawberry.type(description="Kết quả của năm thi đua tại một ngày, theo một phiên bản bộ tiêu chí")
+class YearResult:
+    on: date
+    criteria_version: str
+    layers: list[LayerResult] = strawberry.field(description="Mọi lớp điểm")
+    flagged: list[FlaggedCriteria] = strawberry.field(
+        description="Mọi đơn vị thành viên, với các tiêu chí phải chấm lại (có thể không có)"
+    )
+
+    @strawberry.field(description="Một lớp điểm (lớp xếp hạng là CITY)")
+    def layer(self, layer: Layer) -> LayerResult:
+        return next(found for found in self.layers if found.layer == layer)
+
+    @staticmethod
+    def fields_of(result: DomainYearResult) -> dict[str, Any]:
+        return {
+            "on": result.on,
+            "criteria_version": result.criteria_version,
+            "layers": [LayerResult.of(k, v) for k, v in result.layers.items()],
+            "flagged": [
+                FlaggedCriteria(unit=unit, criteria=list(codes))
+                for unit, codes in result.flagged.items()
+            ],
+        }
+
+    @classmethod
+    def of(cls, result: DomainYearResult) -> "YearResult":
+        return cls(**cls.fields_of(result))
+
+
+@strawberry.type(description="Một phiên bản kết quả đã chốt")
+class ResultVersion(YearResult):
+    version: int
+
+    @classmethod
+    def of_version(cls, version: int, result: DomainYearResult) -> "ResultVersion":
+        return cls(version=version, **cls.fields_of(result))
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ The pledge and each unit's scorecard are aggregates of their own, so units can s
 score at the same time; the commands that span them gather their facts in the service.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from enum import StrEnum
@@ -27,6 +27,7 @@ from thidua.domain.proposals import (
     check_no_active,
     superseded,
 )
+from thidua.domain.results import YearResult
 from thidua.domain.rights import YearContext
 from thidua.domain.rules import YearRules, amendments_allowed
 from thidua.domain.text import nfc
@@ -105,8 +106,8 @@ class ClusterYear(Entity):
         self.meetings: dict[str, Meeting] = {}
         self.status = Status.OPEN
         self.result_version = 0
-        self.results: dict[int, dict[str, Any]] = {}
-        self.mid_year_review: dict[str, Any] | None = None
+        self.results: dict[int, YearResult] = {}
+        self.mid_year_review: YearResult | None = None
         self.proposals: dict[str, Proposal] = {}
         self.reopenings: list[dict[str, Any]] = []
 
@@ -334,16 +335,16 @@ class ClusterYear(Entity):
 
     # Results: the frozen mid-year review, finalisation and reopening.
 
-    def record_mid_year_review(self, result: dict[str, Any]) -> None:
+    def record_mid_year_review(self, result: YearResult) -> None:
         if self.mid_year_review is not None:
             raise InvalidState("MID_YEAR_REVIEW_EXISTS", "Đã sơ kết 6 tháng cho năm này.")
-        self._mid_year_reviewed(result=result)
+        self._mid_year_reviewed(result=result.to_json())
 
     @event("MidYearReviewRecorded")
     def _mid_year_reviewed(self, result: dict[str, Any]) -> None:
-        self.mid_year_review = result
+        self.mid_year_review = YearResult.from_json(result)
 
-    def finalise(self, result: dict[str, Any], flagged: dict[str, list[str]]) -> None:
+    def finalise(self, result: YearResult, flagged: Mapping[str, Sequence[str]]) -> None:
         """Lock the year on this result; refused while any unit has criteria to re-score."""
         self.check_open()
         waiting = {unit: codes for unit, codes in flagged.items() if codes}
@@ -354,13 +355,13 @@ class ClusterYear(Entity):
                 "Chưa thể chốt kết quả: các đơn vị sau còn tiêu chí phải chấm lại do bộ tiêu "
                 f"chí đã thay đổi ({listed}).",
             )
-        self._finalised(result=result, result_version=self.result_version + 1)
+        self._finalised(result=result.to_json(), result_version=self.result_version + 1)
 
     @event("Finalised")
     def _finalised(self, result: dict[str, Any], result_version: int) -> None:
         self.status = Status.FINALISED
         self.result_version = result_version
-        self.results[result_version] = result
+        self.results[result_version] = YearResult.from_json(result)
 
     def reopen(self, reason: str) -> None:
         if self.status is not Status.FINALISED:
@@ -377,7 +378,7 @@ class ClusterYear(Entity):
         self.reopenings.append({"reason": reason, "result_version": superseding})
         self.proposals = superseded(self.proposals, superseding)
 
-    def current_result(self) -> dict[str, Any]:
+    def current_result(self) -> YearResult:
         if self.status is not Status.FINALISED:
             raise InvalidState(
                 "RESULT_NOT_FINALISED",

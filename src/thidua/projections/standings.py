@@ -19,6 +19,7 @@ from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.days import local_day
 from thidua.domain.errors import DomainError
 from thidua.domain.pledge import Pledge
+from thidua.domain.ranking import DecidedBy, Floor
 from thidua.domain.results import year_result
 from thidua.domain.scorecard import CardView, Layer, Scorecard, ScoredCard
 from thidua.projections.facts import Fact, dumps
@@ -34,18 +35,18 @@ class Standing:
     """One unit's place in one layer of a cluster-year's standings."""
 
     year: int
-    layer: str
+    layer: Layer
     unit: str
     rank: int
-    decided_by: str
+    decided_by: DecidedBy
     first: bool
     may_be_first: bool
-    floor: tuple[str, ...]
+    floor: tuple[Floor, ...]
     base: Decimal
     bonus: Decimal
     deductions: Decimal
     total: Decimal
-    parts: dict[str, str] = field(hash=False)
+    parts: dict[str, Decimal] = field(hash=False)
     complete: bool
     submitted_at: datetime | None
     flagged: tuple[str, ...]
@@ -56,8 +57,13 @@ class Standing:
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> "Standing":
         values = dict(row)
-        values |= {"floor": tuple(row["floor"]), "flagged": tuple(row["flagged"])}
-        values["parts"] = json_object(row["parts"])
+        values |= {
+            "layer": Layer(row["layer"]),
+            "decided_by": DecidedBy(row["decided_by"]),
+            "floor": tuple(Floor(reason) for reason in row["floor"]),
+            "flagged": tuple(row["flagged"]),
+            "parts": {part: Decimal(p) for part, p in json_object(row["parts"]).items()},
+        }
         return cls(**{name: values[name] for name in cls.__dataclass_fields__})
 
 
@@ -102,43 +108,51 @@ def compute_standings(
     except DomainError:
         return []
     rows = []
-    for layer, standings in result["layers"].items():
-        totals = {t["unit"]: t for t in standings["totals"]}
-        first = standings["ranking"]["first"]
-        for place in standings["ranking"]["places"]:
-            unit, t = place["unit"], totals[place["unit"]]
-            submitted = t["submitted_at"]
+    for layer, standings in result.layers.items():
+        totals = standings.totals_by_unit()
+        for place in standings.ranking.places:
+            unit, t = place.unit, totals[place.unit]
             rows.append(
                 Standing(
                     year=year.year,
                     layer=layer,
                     unit=unit,
-                    rank=place["rank"],
-                    decided_by=place["decided_by"],
-                    first=unit == first,
-                    may_be_first=place["may_be_first"],
-                    floor=tuple(place["floor"]),
-                    base=Decimal(t["base"]),
-                    bonus=Decimal(t["bonus"]),
-                    deductions=Decimal(t["deductions"]),
-                    total=Decimal(t["total"]),
-                    parts=t["parts"],
-                    complete=t["complete"],
-                    submitted_at=None if submitted is None else datetime.fromisoformat(submitted),
-                    flagged=tuple(result["flagged"][unit]),
+                    rank=place.rank,
+                    decided_by=place.decided_by,
+                    first=unit == standings.ranking.first,
+                    may_be_first=place.may_be_first,
+                    floor=place.floor,
+                    base=t.base,
+                    bonus=t.bonus,
+                    deductions=t.deductions,
+                    total=t.total,
+                    parts=dict(t.parts),
+                    complete=t.complete,
+                    submitted_at=t.submitted_at,
+                    flagged=result.flagged[unit],
                     new_model=pledge is not None and pledge.new_model_carried_out(unit),
-                    criteria_version=result["criteria_version"],
+                    criteria_version=result.criteria_version,
                     on_day=day,
                 )
             )
     return rows
 
 
+def _column(standing: Standing, name: str) -> Any:
+    """A column's value as the database takes it: JSON text, plain strings for enums."""
+    value = getattr(standing, name)
+    if name == "parts":
+        return dumps(value)
+    if name == "floor":
+        return tuple(reason.value for reason in value)
+    if name in ("layer", "decided_by"):
+        return value.value
+    return value
+
+
 def _row(standing: Standing) -> tuple[Any, ...]:
     """The standing in COLUMNS order (astuple would deep-copy every value)."""
-    return tuple(
-        dumps(standing.parts) if name == "parts" else getattr(standing, name) for name, _ in COLUMNS
-    )
+    return tuple(_column(standing, name) for name, _ in COLUMNS)
 
 
 def score_entries() -> Temporal:
@@ -166,7 +180,7 @@ class YearState:
     day: date | None = None  # of the latest event of the year
     changed: bool = False
     # The standings rows as last written, by (layer, unit); None: not known, rewrite them all.
-    written: dict[tuple[str, str], tuple[Any, ...]] | None = None
+    written: dict[tuple[Layer, str], tuple[Any, ...]] | None = None
 
 
 class StandingsProjection:

@@ -22,7 +22,7 @@ from thidua.domain.criteria import CriteriaTemplate
 from thidua.domain.errors import DomainError, NotFound
 from thidua.domain.pledge import Pledge
 from thidua.domain.refusal import RefusedAttempt
-from thidua.domain.results import year_result
+from thidua.domain.results import YearResult, year_result
 from thidua.domain.rights import Actor, YearContext, authorise
 from thidua.domain.scorecard import Scorecard
 from thidua.service.envelope import Envelope, Recorded, local_day, utc_now
@@ -186,7 +186,7 @@ class Emulation:
             raise NotFound("UNKNOWN_TEMPLATE", f"Thành phố chưa ban hành bộ tiêu chí {name}.")
         return found
 
-    async def standings(self, cluster: str, year: int, on: date | None = None) -> dict[str, Any]:
+    async def standings(self, cluster: str, year: int, on: date | None = None) -> YearResult:
         cluster_year = await self.year(cluster, year)
         cards = {u: await self.scorecard(cluster, year, u) for u in cluster_year.members}
         return year_result(cluster_year, cards, on or self.today())

@@ -18,7 +18,7 @@ from thidua.domain.entity import Entity
 from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.pledge import Pledge
 from thidua.domain.proposals import Award, FlagFacts
-from thidua.domain.results import RANKING_LAYER, year_result
+from thidua.domain.results import RANKING_LAYER, YearResult, year_result
 from thidua.domain.rights import Actor
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
@@ -278,7 +278,9 @@ async def submit_self_assessment(cmd: c.SubmitSelfAssessment, uow: UnitOfWork) -
 # Results: mid-year review, finalisation, proposals.
 
 
-async def _on_result(uow: UnitOfWork, change: Callable[[ClusterYear, Any], None]) -> Decision:
+async def _on_result(
+    uow: UnitOfWork, change: Callable[[ClusterYear, YearResult], None]
+) -> Decision:
     """Decide on the standings of every scorecard, guarding each one read."""
     cards = await uow.scorecards(uow.year)
     change(uow.year, year_result(uow.year, cards, uow.today))
@@ -292,7 +294,7 @@ async def record_mid_year_review(cmd: c.RecordMidYearReview, uow: UnitOfWork) ->
 
 @handles(c.Finalise)
 async def finalise(cmd: c.Finalise, uow: UnitOfWork) -> Decision:
-    return await _on_result(uow, lambda year, result: year.finalise(result, result["flagged"]))
+    return await _on_result(uow, lambda year, result: year.finalise(result, result.flagged))
 
 
 @handles(c.Propose)
@@ -301,10 +303,10 @@ async def propose(cmd: c.Propose, uow: UnitOfWork) -> Decision:
     if cmd.award is Award.FLAG:
         pledge = await uow.pledge(cmd.year)
         guards.append((pledge.id, pledge.version))
-        ranking = year.current_result()["layers"][RANKING_LAYER.value]["ranking"]
+        ranking = year.current_result().layers[RANKING_LAYER].ranking
         facts = {
             unit: FlagFacts(
-                first=ranking["first"],
+                first=ranking.first,
                 vote_won=year.vote_won_by(unit),
                 new_model_carried_out=pledge.new_model_carried_out(unit),
             )
