@@ -5,7 +5,7 @@ set headers there) send `{"authorization": "Bearer ..."}` as connection_init pay
 import logging
 from typing import Any
 
-from cross_web import HTTPException
+from graphql import DocumentNode, GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -17,8 +17,9 @@ from thidua.api.access import covered
 from thidua.api.answers import Answers
 from thidua.api.context import Context, Services
 from thidua.api.errors import extensions
-from thidua.api.http import GraphQLView, negotiate
-from thidua.api.limits import NUL_MESSAGE, has_nul
+from thidua.api.http import GraphQLView, Refused, negotiate
+from thidua.api.limits import unstorable, value_refusal
+from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
 
@@ -93,12 +94,23 @@ class Endpoint(GraphQLView[Context, None]):
         return response
 
     async def parse_http_body(self, request: Any) -> Any:
-        """Variables must be storable text too (a NUL would stop a projection)."""
+        """The request's text must be storable and its variables within the limits
+        (api/limits.py): refused here as BAD_INPUT, before anything is parsed or run."""
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
-            if has_nul(item.variables):
-                raise HTTPException(400, NUL_MESSAGE)
+            texts = [t for t in (item.query, item.operation_name) if isinstance(t, str)]
+            found = next(filter(None, map(unstorable, texts)), None)
+            found = found or value_refusal(item.variables) or value_refusal(item.extensions)
+            if found is not None:
+                raise Refused(400, found, "BAD_INPUT")
         return data
+
+    def document(self, query: str) -> DocumentNode | None:
+        # The schema's own parse cache: the document is parsed once for both.
+        try:
+            return parsed(query, MAX_TOKENS)
+        except (GraphQLError, RecursionError):
+            return None
 
     def _refused(self, request: Request, refusal: Exception, request_id: str) -> Response:
         assert isinstance(refusal, Unauthenticated | DomainError)
