@@ -194,6 +194,8 @@ class GraphQLView(GraphQL[Context, RootValue]):
             raise Refused(400, VIETNAMESE["Unable to parse request body as JSON"]) from e
         except RecursionError as e:
             raise Refused(400, "Nội dung yêu cầu lồng nhau quá sâu.") from e
+        except ValueError as e:  # an integer of more digits than Python converts (4,300)
+            raise Refused(400, "Nội dung yêu cầu có một con số quá dài.") from e
         if not isinstance(found, dict | list | None):
             raise Refused(400, NOT_AN_OBJECT)
         return found
