@@ -42,6 +42,7 @@ from graphql import (
     is_object_type,
     is_required_input_field,
 )
+from httpx_ws import WebSocketDisconnect
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -516,6 +517,86 @@ async def test_a_subscription_ends_when_its_token_expires(api: Api) -> None:
         await ws.send_json({"id": "b", "type": "subscribe", "payload": subscribe})
         message = await ws.receive_json(timeout=10)
         assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+AUDIT_EVENTS = "subscription { auditEvents { position } }"
+TWO_SUBSCRIPTIONS = """subscription A { auditEvents { position } }
+subscription B { auditEvents { actor } }"""
+SUBSCRIBE_REFUSED = {
+    "surrogate in a variable": (
+        {"query": "subscription($p: Int) { auditEvents(afterPosition: $p) { position } }"}
+        | {"variables": {"p": "\ud800"}},
+        "BAD_INPUT",
+    ),
+    "surrogate in the operation name": (
+        {"query": AUDIT_EVENTS.replace("subscription", "subscription A")}
+        | {"operationName": "A\ud800"},
+        "BAD_INPUT",
+    ),
+    "variables over the limit": (
+        {"query": AUDIT_EVENTS, "variables": {"x": "a" * (MAX_TEXT_LENGTH + 1)}},
+        "BAD_INPUT",
+    ),
+    "two operations, no name": (
+        {"query": TWO_SUBSCRIPTIONS},
+        "OPERATION_NAME_REQUIRED",
+    ),
+    "an unknown operation name": ({"query": AUDIT_EVENTS, "operationName": "B"}, "BAD_REQUEST"),
+    "no query": ({"variables": {}}, "BAD_REQUEST"),
+    "variables not an object": ({"query": AUDIT_EVENTS, "variables": [1]}, "BAD_REQUEST"),
+}
+
+
+@pytest.mark.parametrize("why", list(SUBSCRIBE_REFUSED))
+async def test_a_subscribe_message_is_checked_as_a_request_is(api: Api, why: str) -> None:
+    # Was: INTERNAL_ERROR for an unknown operation name (or a lone surrogate in it), a
+    # crashed connection for a payload that was not an object, the first of two operations.
+    payload, code = SUBSCRIBE_REFUSED[why]
+    cluster = await empty_cluster(api)
+    url = f"{api.url.replace('http', 'ws')}/clusters/{cluster}/graphql"
+    bearer = token(api.dsn, "kiem.toan", [cluster], Role.AUDITOR)
+    async with httpx.AsyncClient() as client, socket(url, client) as ws:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}
+        await ws.send_json(init)
+        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+        message = json.dumps({"id": "a", "type": "subscribe", "payload": payload})
+        await ws.send_text(message)
+        answered = await ws.receive_json(timeout=10)
+        assert answered["type"] == "error", answered
+        assert [e["extensions"]["code"] for e in answered["payload"]] == [code], answered
+        # The connection goes on: a good subscription on it still runs.
+        await ws.send_json({"id": "b", "type": "subscribe", "payload": {"query": AUDIT_EVENTS}})
+        await ws.send_json({"type": "ping"})
+        assert await ws.receive_json(timeout=10) == {"type": "pong"}
+    assert await head(api, cluster) == 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        '"x"',
+        "[1]",
+        "1" * 5_000,
+        "[" * 100_000 + "]" * 100_000,
+        '{"type": 5}',
+        '{"id": 5, "type": "subscribe", "payload": {}}',
+    ],
+)
+async def test_a_message_that_is_no_message_closes_the_socket_with_4400(
+    api: Api, message: str
+) -> None:
+    # Was: the handler failed (a TypeError or a RecursionError) and the socket dropped.
+    cluster = await empty_cluster(api)
+    url = f"{api.url.replace('http', 'ws')}/clusters/{cluster}/graphql"
+    bearer = token(api.dsn, "kiem.toan", [cluster], Role.AUDITOR)
+    async with httpx.AsyncClient() as client, socket(url, client) as ws:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}
+        await ws.send_json(init)
+        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+        await ws.send_text(message)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.receive_json(timeout=10)
+        assert closed.value.code == 4400
 
 
 # --- properties: every query and mutation of the schema, arbitrary input ----------------

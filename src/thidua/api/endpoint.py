@@ -11,6 +11,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from thidua.api.access import covered
@@ -37,7 +39,11 @@ class Endpoint(GraphQLView[Context, None]):
     def __init__(
         self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: bool
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if ide else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if ide else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # not the legacy graphql-ws
+        )
         self.services = services
         self.verifier = verifier
         self.answers = Answers()
@@ -98,12 +104,17 @@ class Endpoint(GraphQLView[Context, None]):
         (api/limits.py): refused here as BAD_INPUT, before anything is parsed or run."""
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
-            texts = [t for t in (item.query, item.operation_name) if isinstance(t, str)]
-            found = next(filter(None, map(unstorable, texts)), None)
-            found = found or value_refusal(item.variables) or value_refusal(item.extensions)
-            if found is not None:
-                raise Refused(400, found, "BAD_INPUT")
+            refused = self.input_refusal(item)
+            if refused is not None:
+                raise refused
         return data
+
+    def input_refusal(self, request_data: GraphQLRequestData) -> Refused | None:
+        item = request_data
+        texts = [t for t in (item.query, item.operation_name) if isinstance(t, str)]
+        found = next(filter(None, map(unstorable, texts)), None)
+        found = found or value_refusal(item.variables) or value_refusal(item.extensions)
+        return None if found is None else Refused(400, found, "BAD_INPUT")
 
     def document(self, query: str) -> DocumentNode | None:
         # The schema's own parse cache: the document is parsed once for both.

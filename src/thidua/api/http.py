@@ -14,6 +14,9 @@ What it adds to `strawberry.asgi.GraphQL`:
 - a document with several operations and no `operationName` is refused (the GraphQL spec:
   the operation to run must be named), and so is a subscription: over HTTP only queries
   and mutations run (subscriptions speak graphql-transport-ws);
+- over graphql-transport-ws, a message that is not JSON or not an object closes the socket
+  with 4400 (the protocol's answer to an invalid message), and a subscribe message whose
+  payload would be refused over HTTP gets an `error` message with the same codes;
 - UTF-8 JSON with non-ASCII written as itself.
 """
 
@@ -31,6 +34,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.typevars import Context, RootValue
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types import ExecutionResult
 
 from thidua.api.limits import MAX_BODY_BYTES, number
@@ -137,10 +144,33 @@ class GraphQLSubResponse(Response):
         self.negotiated = media_type
 
 
+class TransportWS(BaseGraphQLTransportWSHandler[Context, RootValue]):
+    """graphql-transport-ws, with a subscribe message checked as an HTTP request is."""
+
+    async def handle_message(self, message: Message) -> None:
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("Invalid message")
+            return
+        if message["type"] == "subscribe" and self.connection_acknowledged:
+            if not isinstance(message.get("id"), str):
+                await self.handle_invalid_message("Invalid message id")
+                return
+            assert isinstance(self.view, GraphQLView)
+            refused = self.view.subscribe_refusal(message.get("payload"))
+            if refused is not None:
+                errors = [e.formatted for e in refused.errors or ()]
+                await self.send_message({"id": message["id"], "type": "error", "payload": errors})
+                return
+        await super().handle_message(message)
+
+
 class GraphQLView(GraphQL[Context, RootValue]):
     """`strawberry.asgi.GraphQL` that passes the GraphQL-over-HTTP audits; same constructor."""
 
     max_body_bytes = MAX_BODY_BYTES
+    graphql_transport_ws_handler_class: type[BaseGraphQLTransportWSHandler[Context, RootValue]] = (
+        TransportWS
+    )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Strawberry answers requests it refuses (HTTPException) in plain text; GraphQL
@@ -200,6 +230,47 @@ class GraphQLView(GraphQL[Context, RootValue]):
             raise Refused(400, NOT_AN_OBJECT)
         return found
 
+    def decode_json(self, data: str | bytes) -> object:
+        """A WebSocket message (HTTP bodies are parse_json's): one Python cannot read is
+        not JSON, so the socket closes with 4400 rather than the handler failing."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as e:
+            raise json.JSONDecodeError("unreadable JSON", "", 0) from e
+
+    def input_refusal(self, request_data: GraphQLRequestData) -> Refused | None:
+        """Why a request's input may not come in (limits, unstorable text), or None: for
+        subclasses; this view takes any."""
+        return None
+
+    def subscribe_refusal(self, payload: Any) -> ExecutionResult | None:
+        """A graphql-transport-ws subscribe payload that may not run, as a request error."""
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("query"), str)
+            or not isinstance(payload.get("variables") or {}, dict)
+            or not isinstance(payload.get("extensions") or {}, dict)
+            or not isinstance(payload.get("operationName"), str | None)
+        ):
+            return request_error(
+                "Tin nhắn subscribe cần payload là một đối tượng: query là chuỗi, variables "
+                "và extensions là đối tượng, operationName là chuỗi.",
+                "BAD_REQUEST",
+            )
+        request_data = GraphQLRequestData(
+            query=payload["query"],
+            variables=payload.get("variables"),
+            operation_name=payload.get("operationName"),
+            extensions=payload.get("extensions"),
+            protocol="http",
+        )
+        refused = self.input_refusal(request_data)
+        if refused is not None:
+            return request_error(refused.reason, refused.code)
+        return self.refusal(request_data, over_http=False)
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         # A JSON `null` body parses, but is no request (Strawberry would fail on it).
         if request.method == "POST" and (await request.get_body()).strip(b" \t\r\n") == b"null":
@@ -212,8 +283,11 @@ class GraphQLView(GraphQL[Context, RootValue]):
             return parse(query)
         return None
 
-    def refusal(self, request_data: GraphQLRequestData) -> ExecutionResult | None:
-        """A document that may not run over HTTP as it stands, as a request error."""
+    def refusal(
+        self, request_data: GraphQLRequestData, *, over_http: bool = True
+    ) -> ExecutionResult | None:
+        """A document that may not run as it stands (over HTTP, or over a WebSocket), as a
+        request error."""
         if not isinstance(request_data.query, str):
             return None
         document = self.document(request_data.query)
@@ -227,7 +301,9 @@ class GraphQLView(GraphQL[Context, RootValue]):
                 "OPERATION_NAME_REQUIRED",
             )
         chosen = [o for o in operations if name is None or (o.name and o.name.value == name)]
-        if chosen and chosen[0].operation == OperationType.SUBSCRIPTION:
+        if not chosen and not over_http:  # over HTTP, Strawberry says so (400)
+            return request_error(vietnamese("Unknown operation named"), "BAD_REQUEST")
+        if over_http and chosen and chosen[0].operation == OperationType.SUBSCRIPTION:
             return request_error(
                 "Đăng ký theo dõi (subscription) chỉ chạy qua WebSocket, giao thức "
                 "graphql-transport-ws; qua HTTP chỉ có truy vấn và thao tác thay đổi dữ liệu.",
