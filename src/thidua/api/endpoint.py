@@ -99,21 +99,13 @@ class Endpoint(GraphQLView[Context, None]):
         self.answers.keep(key, request, body, response)
         return response
 
-    async def parse_http_body(self, request: Any) -> Any:
-        """The request's text must be storable and its variables within the limits
-        (api/limits.py): refused here as BAD_INPUT, before anything is parsed or run."""
-        data = await super().parse_http_body(request)
-        for item in data if isinstance(data, list) else [data]:
-            refused = self.input_refusal(item)
-            if refused is not None:
-                raise refused
-        return data
-
     def input_refusal(self, request_data: GraphQLRequestData) -> Refused | None:
-        item = request_data
-        texts = [t for t in (item.query, item.operation_name) if isinstance(t, str)]
+        """The request's text must be storable and its variables within the limits
+        (api/limits.py), else BAD_INPUT naming the limit."""
+        given = request_data
+        texts = [t for t in (given.query, given.operation_name) if isinstance(t, str)]
         found = next(filter(None, map(unstorable, texts)), None)
-        found = found or value_refusal(item.variables) or value_refusal(item.extensions)
+        found = found or value_refusal(given.variables) or value_refusal(given.extensions)
         return None if found is None else Refused(400, found, "BAD_INPUT")
 
     def document(self, query: str) -> DocumentNode | None:

@@ -71,9 +71,12 @@ VIETNAMESE = {
 }
 
 
+UNKNOWN_OPERATION = "Tài liệu không có thao tác nào mang tên operationName đã nêu."
+
+
 def vietnamese(reason: str) -> str:
     if reason.startswith("Unknown operation named"):
-        return "Tài liệu không có thao tác nào mang tên operationName đã nêu."
+        return UNKNOWN_OPERATION
     return VIETNAMESE.get(reason, reason)
 
 
@@ -241,8 +244,8 @@ class GraphQLView(GraphQL[Context, RootValue]):
             raise json.JSONDecodeError("unreadable JSON", "", 0) from e
 
     def input_refusal(self, request_data: GraphQLRequestData) -> Refused | None:
-        """Why a request's input may not come in (limits, unstorable text), or None: for
-        subclasses; this view takes any."""
+        """Why a request's input may not come in (limits, unstorable text), or None; checked
+        before anything is parsed or run. For subclasses: this view takes any."""
         return None
 
     def subscribe_refusal(self, payload: Any) -> ExecutionResult | None:
@@ -275,7 +278,12 @@ class GraphQLView(GraphQL[Context, RootValue]):
         # A JSON `null` body parses, but is no request (Strawberry would fail on it).
         if request.method == "POST" and (await request.get_body()).strip(b" \t\r\n") == b"null":
             raise Refused(400, NOT_AN_OBJECT)
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            refused = self.input_refusal(item)
+            if refused is not None:
+                raise refused
+        return data
 
     def document(self, query: str) -> DocumentNode | None:
         """The parsed document, or None when it does not parse (execution reports why)."""
@@ -302,7 +310,7 @@ class GraphQLView(GraphQL[Context, RootValue]):
             )
         chosen = [o for o in operations if name is None or (o.name and o.name.value == name)]
         if not chosen and not over_http:  # over HTTP, Strawberry says so (400)
-            return request_error(vietnamese("Unknown operation named"), "BAD_REQUEST")
+            return request_error(UNKNOWN_OPERATION, "BAD_REQUEST")
         if over_http and chosen and chosen[0].operation == OperationType.SUBSCRIPTION:
             return request_error(
                 "Đăng ký theo dõi (subscription) chỉ chạy qua WebSocket, giao thức "
