@@ -1,6 +1,6 @@
 """What a request may hold, checked before anything runs.
 
-At the door (the HTTP body, before the document is parsed):
+At the door (an HTTP request or a subscribe message, before the document is parsed):
 
 - a body of at most MAX_BODY_BYTES (1 MB): beyond, 413 REQUEST_TOO_LARGE;
 - in the variables and extensions, JSON nested at most MAX_DEPTH deep, lists and objects of
