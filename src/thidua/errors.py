@@ -62,3 +62,24 @@ class InvalidTenantCode(ThiduaError):
             "chữ số và dấu gạch ngang, ví dụ 'cum-xii'."
         )
         self.tenant = tenant
+
+
+class InvalidTenantName(ThiduaError):
+    """A cluster needs a name people can read: not blank, not a paragraph."""
+
+    code = "INVALID_CLUSTER_NAME"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Tên cụm thi đua không được để trống và dài tối đa {limit} ký tự.")
+
+
+class InvalidIdempotencyKey(ThiduaError):
+    """A retry's key is short printable ASCII, so it fits the key's index."""
+
+    code = "INVALID_IDEMPOTENCY_KEY"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Khóa chống gửi lặp (idempotencyKey) dài từ 1 đến {limit} ký tự, chỉ gồm chữ "
+            "không dấu, chữ số và dấu câu ASCII (không có khoảng trắng), ví dụ một UUID."
+        )

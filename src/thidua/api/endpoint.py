@@ -5,20 +5,23 @@ set headers there) send `{"authorization": "Bearer ..."}` as connection_init pay
 import logging
 from typing import Any
 
-from cross_web import HTTPException
+from graphql import DocumentNode, GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from thidua.api.access import covered
 from thidua.api.answers import Answers
 from thidua.api.context import Context, Services
 from thidua.api.errors import extensions
-from thidua.api.http import GraphQLView, negotiate
-from thidua.api.limits import NUL_MESSAGE, has_nul
+from thidua.api.http import GraphQLView, Refused, negotiate
+from thidua.api.limits import unstorable, value_refusal
+from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
 
@@ -36,7 +39,11 @@ class Endpoint(GraphQLView[Context, None]):
     def __init__(
         self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: bool
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if ide else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if ide else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # not the legacy graphql-ws
+        )
         self.services = services
         self.verifier = verifier
         self.answers = Answers()
@@ -92,13 +99,21 @@ class Endpoint(GraphQLView[Context, None]):
         self.answers.keep(key, request, body, response)
         return response
 
-    async def parse_http_body(self, request: Any) -> Any:
-        """Variables must be storable text too (a NUL would stop a projection)."""
-        data = await super().parse_http_body(request)
-        for item in data if isinstance(data, list) else [data]:
-            if has_nul(item.variables):
-                raise HTTPException(400, NUL_MESSAGE)
-        return data
+    def input_refusal(self, request_data: GraphQLRequestData) -> Refused | None:
+        """The request's text must be storable and its variables within the limits
+        (api/limits.py), else BAD_INPUT naming the limit."""
+        given = request_data
+        texts = [t for t in (given.query, given.operation_name) if isinstance(t, str)]
+        found = next(filter(None, map(unstorable, texts)), None)
+        found = found or value_refusal(given.variables) or value_refusal(given.extensions)
+        return None if found is None else Refused(400, found, "BAD_INPUT")
+
+    def document(self, query: str) -> DocumentNode | None:
+        # The schema's own parse cache: the document is parsed once for both.
+        try:
+            return parsed(query, MAX_TOKENS)
+        except (GraphQLError, RecursionError):
+            return None
 
     def _refused(self, request: Request, refusal: Exception, request_id: str) -> Response:
         assert isinstance(refusal, Unauthenticated | DomainError)

@@ -68,7 +68,9 @@ class CodedErrors(MaskErrors):
         if original is None:
             error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
             return error
-        if isinstance(original, StrawberryInputCoercionError):  # a variable's value
+        if isinstance(original, StrawberryInputCoercionError) or (
+            isinstance(original, GraphQLError) and error.path is None  # graphql-core's own
+        ):  # a variable's value, before anything ran (null for a non-null one, a wrong type)
             error.extensions = {"code": BadInput.code, **(error.extensions or {})}
             return error
         return self.anonymise_error(error)

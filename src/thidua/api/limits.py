@@ -1,10 +1,24 @@
-"""A per-request cost budget, checked before anything runs.
+"""What a request may hold, checked before anything runs.
 
-Each field costs 1, times the size of every list it is nested in: a list field counts
-as its `first` argument when it has one, else as LIST_SIZE items. A document whose cost
-exceeds the budget is refused as a validation error (GRAPHQL_VALIDATION_FAILED).
+At the door (an HTTP request or a subscribe message, before the document is parsed):
+
+- a body of at most MAX_BODY_BYTES (1 MB): beyond, 413 REQUEST_TOO_LARGE;
+- in the variables and extensions, JSON nested at most MAX_DEPTH deep, lists and objects of
+  at most MAX_ITEMS entries, strings of at most MAX_TEXT_LENGTH characters;
+- text anywhere in the request (document, operation name, variables) that PostgreSQL and
+  UTF-8 can hold: no NUL, no lone UTF-16 surrogate (U+D800 to U+DFFF).
+
+A value over a limit is refused as BAD_INPUT, naming the limit. String literals in the
+document obey the same text rules (a validation rule); tokens and aliases are limited by the
+schema (api/schema.py).
+
+Then a per-request cost budget: each field costs 1, times the size of every list it is
+nested in: a list field counts as its `first` argument when it has one, else as LIST_SIZE
+items. A document whose cost exceeds the budget is refused as a validation error
+(QUERY_TOO_COSTLY).
 """
 
+import re
 from typing import Any
 
 from graphql import (
@@ -17,6 +31,11 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
+
+MAX_BODY_BYTES = 1_000_000  # a request's body
+MAX_DEPTH = 32  # arrays and objects nested in one variable, counted from `variables`
+MAX_ITEMS = 1_000  # entries in one list or object of a variable
+MAX_TEXT_LENGTH = 10_000  # characters in one string: a variable's or a literal's
 
 LIST_SIZE = 20
 PAGE_CAP = 100
@@ -70,22 +89,76 @@ def cost_rule(budget: int = BUDGET) -> type[ValidationRule]:
 
 
 NUL_MESSAGE = "Văn bản không được chứa ký tự NUL (\\u0000)."
+SURROGATE_MESSAGE = (
+    "Văn bản chứa ký tự không hợp lệ (một nửa cặp thay thế UTF-16, \\ud800 đến \\udfff): "
+    "hãy gõ lại đoạn văn bản đó."
+)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a NUL hides anywhere in a value: PostgreSQL text cannot hold one."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+def number(n: int) -> str:
+    """A count as Vietnamese writes it: 10.000."""
+    return f"{n:,}".replace(",", ".")
 
 
-class NoNulRule(ValidationRule):
-    """String literals must be storable text."""
+def unstorable(text: str) -> str | None:
+    """Why this text cannot be kept (PostgreSQL text holds no NUL, UTF-8 no lone
+    surrogate), or None."""
+    if "\x00" in text:
+        return NUL_MESSAGE
+    if not text.isascii() and SURROGATE.search(text):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def text_refusal(text: str, limit: int = MAX_TEXT_LENGTH) -> str | None:
+    """Why this string may not come in, or None."""
+    if len(text) > limit:
+        return (
+            f"Một đoạn văn bản dài tối đa {number(limit)} ký tự; "
+            f"đoạn này dài {number(len(text))} ký tự."
+        )
+    return unstorable(text)
+
+
+def value_refusal(value: Any) -> str | None:
+    """Why a variables (or extensions) object may not come in, or None. Iterative, so a
+    value nested deeper than the interpreter's stack is refused, not a crash."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            found = text_refusal(item)
+        elif isinstance(item, dict | list):
+            found = _container_refusal(item, depth)
+            if found is None:
+                entries = item.items() if isinstance(item, dict) else enumerate(item)
+                for key, child in entries:
+                    if isinstance(key, str):
+                        stack.append((key, depth))
+                    stack.append((child, depth + 1))
+        else:
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
+def _container_refusal(item: dict[Any, Any] | list[Any], depth: int) -> str | None:
+    if depth > MAX_DEPTH:
+        return f"Dữ liệu gửi lên lồng nhau quá {MAX_DEPTH} tầng."
+    if len(item) > MAX_ITEMS:
+        return (
+            f"Một danh sách có tối đa {number(MAX_ITEMS)} mục; "
+            f"danh sách này có {number(len(item))} mục."
+        )
+    return None
+
+
+class TextRule(ValidationRule):
+    """String literals in the document obey the same rules as variables."""
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-        if has_nul(node.value):
-            self.report_error(GraphQLError(NUL_MESSAGE, node, extensions={"code": "BAD_INPUT"}))
+        found = text_refusal(node.value)
+        if found is not None:
+            self.report_error(GraphQLError(found, node, extensions={"code": "BAD_INPUT"}))

@@ -26,7 +26,6 @@ from thidua.domain.rules import YearRules
 from thidua.service.envelope import Envelope
 from thidua.service.handlers import CITY_TENANT
 
-KEY = Field("code", 200)  # an idempotency key: printable ASCII, as clients make them
 REASON = Field("text", 5_000)
 
 strawberry.enum(TopicKind, name="TopicKind", description="Chuyên đề thi đua hoặc mô hình mới")
@@ -65,17 +64,12 @@ class CommandOptions:
     reason: str | None = strawberry.field(default=None, description="Lý do, ghi vào nhật ký")
 
     def envelope(self, cluster: str, ctx: Context) -> Envelope:
-        key = self.idempotency_key
-        if key is not None and not (key.isascii() and key.isprintable() and 0 < len(key) <= 200):
-            raise InvalidInput(
-                "BAD_IDEMPOTENCY_KEY",
-                "Khoá chống ghi trùng (idempotencyKey) gồm 1-200 ký tự ASCII in được.",
-            )
+        """The options in the envelope (the store checks the key, whose index it owns)."""
         return Envelope(
             cluster,
             caller_of(ctx),
             reason=None if self.reason is None else checked_text(self.reason, REASON, "reason"),
-            idempotency_key=key,
+            idempotency_key=self.idempotency_key,
             expected_version=self.expected_version,
             request_id=ctx.request_id,
         )

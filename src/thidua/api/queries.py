@@ -253,15 +253,22 @@ def cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"audit:{position}".encode()).decode()
 
 
+BIGINT_MAX = 2**63 - 1  # a log position is a PostgreSQL bigint
+
+
 def position_of(after: str | None) -> int:
+    """The log position a cursor stands for: one `cursor` gave, or nothing else."""
     if after is None:
         return 0
     try:
         kind, position = base64.urlsafe_b64decode(after.encode()).decode().split(":")
-        if kind != "audit":
-            raise ValueError(kind)
-        return int(position)
-    except ValueError as exc:
+        if kind != "audit" or not position.isdigit() or not position.isascii():
+            raise ValueError(after)  # digits only: no sign, space, "_" or other scripts
+        found = int(position)
+        if found > BIGINT_MAX:
+            raise ValueError(after)
+        return found
+    except ValueError as exc:  # UnicodeError and binascii.Error are ValueErrors
         raise BadInput("Con trỏ phân trang (after) không hợp lệ.") from exc
 
 

@@ -19,7 +19,7 @@ from strawberry.extensions import (
 )
 
 from thidua.api.errors import CodedErrors
-from thidua.api.limits import NoNulRule, cost_rule
+from thidua.api.limits import TextRule, cost_rule
 from thidua.api.mutations import Mutation
 from thidua.api.queries import Query
 from thidua.api.subscriptions import Subscription
@@ -63,7 +63,7 @@ def build_schema(introspection: bool = True) -> Schema:
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
         cost_rule(),
-        NoNulRule,
+        TextRule,
     ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -1,9 +1,15 @@
 """Live dashboards: standings changed, and audit entries as they land. Each wakes on the
 cluster's NOTIFY (from this instance or any other), so subscribers on every instance see
-every commit; the log position tells whether anything moved."""
+every commit; the log position tells whether anything moved.
+
+A subscription lives no longer than the token its connection was opened with: when the
+token's `exp` passes, each of the connection's subscriptions ends with one UNAUTHENTICATED
+error (then `complete`), and a new one on that connection is refused the same way. The
+client opens a new connection with a fresh token."""
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -12,6 +18,7 @@ from thidua.api import types
 from thidua.api.access import allowed, context, tenant_of
 from thidua.api.context import Context
 from thidua.api.queries import Standing, _year, standings_of
+from thidua.api.tokens import Unauthenticated
 from thidua.domain.rights import Action
 from thidua.projections.reads import AuditFilter
 
@@ -24,16 +31,30 @@ class StandingsUpdate:
     standings: list[Standing]
 
 
+EXPIRED = "Token đã hết hạn nên việc theo dõi dừng lại; vui lòng đăng nhập lại."
+
+
+def _unexpired(ctx: Context) -> float:
+    """Seconds the connection's token has left (inf without `exp`); refuses once it passed."""
+    expires = ctx.caller().expires
+    left = float("inf") if expires is None else expires - time.time()
+    if left <= 0:
+        raise Unauthenticated(EXPIRED)
+    return left
+
+
 async def _wakes(ctx: Context, tenant: str) -> AsyncGenerator[int, None]:
-    """The cluster's head position, now and each time it may have moved."""
+    """The cluster's head position, now and each time it may have moved, while the
+    caller's token holds: when it expires, Unauthenticated."""
     reads = ctx.services.reads
     async with reads.watch(tenant) as woken:
         while True:
             woken.clear()
+            _unexpired(ctx)
             head = await reads.head(tenant)
             yield head
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), POLL)
+                await asyncio.wait_for(woken.wait(), min(POLL, _unexpired(ctx)))
 
 
 @strawberry.type
@@ -43,6 +64,7 @@ class Subscription:
         self, info: strawberry.Info, year: int, layer: types.Layer | None = None
     ) -> AsyncGenerator[StandingsUpdate, None]:
         ctx = context(info)
+        _unexpired(ctx)
         tenant = tenant_of(ctx)
         cluster_year = await _year(ctx, tenant, year)
         today = ctx.services.emulation.today()
@@ -60,6 +82,7 @@ class Subscription:
         self, info: strawberry.Info, after_position: int | None = None
     ) -> AsyncGenerator[types.AuditEntry, None]:
         ctx = context(info)
+        _unexpired(ctx)
         tenant = tenant_of(ctx)
         await allowed(ctx, tenant, Action.READ_AUDIT, None)
         seen = after_position

@@ -5,13 +5,16 @@ Claims follow OIDC (`sub`, `name`, `iss`, `aud`, `exp`) plus three of ours: `rol
 with HS256 and a shared secret; real deployments verify RS256/ES256 against a JWKS.
 """
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from thidua.api.limits import MAX_ITEMS, text_refusal
 from thidua.config import Settings
+from thidua.domain.checks import CLUSTER_CODE
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
 
@@ -23,6 +26,41 @@ class Unauthenticated(ThiduaError):
     code = "UNAUTHENTICATED"
 
 
+CLAIM_LENGTH = 200  # characters in `sub`, `name`, `unit`
+TOKEN_LENGTH = 16_384  # characters in a bearer token
+BAD_CLAIMS = "Token mang thông tin người dùng không đúng dạng; vui lòng đăng nhập lại."
+
+
+def _text(claims: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """A text claim: absent (or null) unless required, else a short storable string."""
+    value = claims.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or text_refusal(value, CLAIM_LENGTH):
+        raise Unauthenticated(BAD_CLAIMS)
+    return value
+
+
+def _strings(claims: dict[str, Any], name: str) -> list[str]:
+    """A list claim of non-empty strings, at least one."""
+    value = claims.get(name)
+    if not isinstance(value, list) or not value or len(value) > MAX_ITEMS:
+        raise Unauthenticated("Token không nêu vai trò hoặc cụm thi đua của người dùng.")
+    if not all(isinstance(v, str) and v for v in value):
+        raise Unauthenticated(BAD_CLAIMS)
+    return value
+
+
+def _seconds(exp: Any) -> float | None:
+    """`exp` as a float; a date past what a float holds is no expiry in practice."""
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    try:
+        return float(exp)
+    except OverflowError:
+        return math.inf
+
+
 @dataclass(frozen=True)
 class Principal:
     """The verified caller."""
@@ -32,25 +70,33 @@ class Principal:
     roles: tuple[Role, ...]
     clusters: frozenset[str]
     unit: str | None = None
+    expires: float | None = None  # the token's `exp`, seconds since the epoch
 
     def covers(self, cluster: str) -> bool:
         return cluster in self.clusters or ALL_CLUSTERS in self.clusters
 
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires is not None and self.expires <= (time.time() if now is None else now)
+
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> "Principal":
+        """Every claim we read, checked for its type: a token that says something we
+        cannot read is refused (401), never half-understood."""
         try:
-            roles = tuple(Role(r) for r in claims.get("roles") or [])
-        except (TypeError, ValueError) as exc:
+            roles = tuple(Role(r) for r in _strings(claims, "roles"))
+        except ValueError as exc:
             raise Unauthenticated("Token mang một vai trò không tồn tại.") from exc
-        clusters = claims.get("clusters", [])
-        if not roles or not isinstance(clusters, list) or not clusters:
-            raise Unauthenticated("Token không nêu vai trò hoặc cụm thi đua của người dùng.")
+        clusters = _strings(claims, "clusters")
+        if not all(c == ALL_CLUSTERS or CLUSTER_CODE.fullmatch(c) for c in clusters):
+            raise Unauthenticated(BAD_CLAIMS)
+        expires = claims.get("exp")  # a number: PyJWT checked it
         return cls(
-            person=str(claims["sub"]),
-            name=claims.get("name"),
+            person=_text(claims, "sub", required=True) or "",
+            name=_text(claims, "name"),
             roles=roles,
-            clusters=frozenset(str(c) for c in clusters),
-            unit=claims.get("unit"),
+            clusters=frozenset(clusters),
+            unit=_text(claims, "unit"),
+            expires=_seconds(expires),
         )
 
 
@@ -82,6 +128,8 @@ class TokenVerifier:
         raise Unauthenticated("Không tìm thấy khóa để kiểm tra chữ ký của token.")
 
     def verify(self, token: str) -> Principal:
+        if len(token) > TOKEN_LENGTH:
+            raise Unauthenticated("Token không hợp lệ hoặc chữ ký không đúng.")
         try:
             key, algorithms = self._key(token)
             claims = jwt.decode(
@@ -95,7 +143,8 @@ class TokenVerifier:
             return Principal.from_claims(claims)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("Token đã hết hạn; vui lòng đăng nhập lại.") from exc
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # TypeError: a key of another kind
+        except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
+            # TypeError: a key of another kind; RecursionError: JSON nested past the stack
             raise Unauthenticated("Token không hợp lệ hoặc chữ ký không đúng.") from exc
 
 

@@ -20,6 +20,8 @@ from thidua.domain.errors import InvalidInput
 from thidua.domain.text import nfc
 
 CODE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?")
+# A cluster's code is also its URL and the tenant of its rows: lowercase, digits, hyphens.
+CLUSTER_CODE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 POINTS_LIMIT = Decimal(1000)  # no criterion or deduction comes near it
 POINTS_PLACES = 2  # points are written to two decimal places at most
 
@@ -34,6 +36,7 @@ class Field:
 
 
 Code = Annotated[str, Field("code", 64)]  # a unit, criterion, meeting or document id
+ClusterCode = Annotated[str, Field("cluster", 63)]
 Name = Annotated[str, Field("name", 300)]  # a unit's or a document's name, a title
 TEXT = Field("text", 5_000)
 Text = Annotated[str, TEXT]  # an explanation, a reason, a note
@@ -108,7 +111,20 @@ def _checked_scalar(value: Any, hint: type, rule: Field | None, name: str) -> An
 
 
 def checked_text(value: str, rule: Field, name: str) -> str:
-    """NFC, without surrogates or control characters (line breaks and tabs only in a text)."""
+    """A code matches its pattern; a name or text is NFC, without surrogates or control
+    characters (line breaks and tabs only in a text), within its length."""
+    if rule.kind == "cluster" and not CLUSTER_CODE.fullmatch(value):
+        raise InvalidInput(
+            "INVALID_CLUSTER_CODE",
+            f"Mã cụm thi đua '{value[:80]}' không hợp lệ: chỉ dùng chữ thường không dấu, "
+            "chữ số và dấu gạch ngang, ví dụ 'cum-xii'.",
+        )
+    if rule.kind == "code" and not CODE.fullmatch(value):
+        raise InvalidInput(
+            "BAD_CODE",
+            f"Mã '{value[:80]}' ở trường {name} không hợp lệ: chỉ dùng chữ không dấu, chữ số và "
+            "các dấu '.', '-', '_' (không ở đầu hoặc cuối), tối đa 64 ký tự.",
+        )
     for ch in value:
         category = unicodedata.category(ch)
         allowed = rule.kind == "text" and ch in "\n\t"
@@ -122,12 +138,6 @@ def checked_text(value: str, rule: Field, name: str) -> str:
         raise InvalidInput(
             "TOO_LONG",
             f"Trường {name} dài {len(text)} ký tự, vượt quá mức tối đa {rule.limit} ký tự.",
-        )
-    if rule.kind == "code" and not CODE.fullmatch(text):
-        raise InvalidInput(
-            "BAD_CODE",
-            f"Mã '{text}' ở trường {name} không hợp lệ: chỉ dùng chữ không dấu, chữ số và các "
-            "dấu '.', '-', '_' (không ở đầu hoặc cuối), tối đa 64 ký tự.",
         )
     if rule.kind == "name" and not text.strip():
         raise InvalidInput("EMPTY_NAME", f"Trường {name} không được để trống.")

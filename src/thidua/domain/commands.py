@@ -8,7 +8,6 @@ and refusals are recorded under that same name.
 """
 
 import dataclasses
-import re
 import typing
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +19,7 @@ from thidua.domain.checks import (
     MANY_ITEMS,
     MANY_SCORES,
     MANY_UNITS,
+    ClusterCode,
     Code,
     Count,
     Field,
@@ -118,17 +118,8 @@ class ScoreGiven:
 class RegisterCluster(Command):
     action = Action.REGISTER_CLUSTER
     rights_year = "none"
-    code: Code
-    name: Name
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", self.code):
-            raise InvalidInput(
-                "INVALID_CLUSTER_CODE",
-                f"Mã cụm thi đua '{self.code}' không hợp lệ: chỉ dùng chữ thường không dấu, "
-                "chữ số và dấu gạch ngang, ví dụ 'cum-xii'.",
-            )
+    code: ClusterCode
+    name: Annotated[str, Field("name", 200)]
 
 
 @dataclass(frozen=True)

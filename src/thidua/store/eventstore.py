@@ -15,16 +15,36 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from thidua.db.pool import create_app_pool
+from thidua.domain.checks import CLUSTER_CODE
 from thidua.domain.text import nfc
 from thidua.store.chain import content_digest
-from thidua.store.errors import ConcurrencyConflict, InvalidTenantCode, TenantExists, UnknownTenant
+from thidua.store.errors import (
+    ConcurrencyConflict,
+    InvalidIdempotencyKey,
+    InvalidTenantCode,
+    InvalidTenantName,
+    TenantExists,
+    UnknownTenant,
+)
 from thidua.store.notifier import Notifier
 from thidua.store.records import AppendResult, Metadata, NewEvent, RecordedEvent
 
 # What a transaction hands out: a pooled connection, used like a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy
-TENANT_CODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_FUNCTION = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Checked with fullmatch: `match` with `$` would let a trailing newline through.
+TENANT_CODE = CLUSTER_CODE
+TENANT_NAME_LENGTH = 200  # characters
+_FUNCTION = re.compile(r"[a-z_][a-z0-9_]*")
+# A retry's key: printable ASCII without spaces, short enough for its B-tree index (a key
+# of a few thousand bytes cannot be indexed at all).
+IDEMPOTENCY_KEY_LENGTH = 200
+IDEMPOTENCY_KEY = re.compile(rf"[!-~]{{1,{IDEMPOTENCY_KEY_LENGTH}}}")
+
+
+def _check_key(key: str | None) -> None:
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidIdempotencyKey(IDEMPOTENCY_KEY_LENGTH)
+
 
 _COLUMNS = (
     "tenant_id, position, stream_id, stream_version, event_type, event_version,"
@@ -65,7 +85,7 @@ class EventStore:
     @contextlib.asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[Connection]:
         """A transaction that sees and writes only this tenant's rows."""
-        if not TENANT_CODE.match(tenant):
+        if not TENANT_CODE.fullmatch(tenant):
             raise UnknownTenant(tenant)
         async with self._pool.acquire() as conn, self._logged(conn):
             # One round trip; the code was checked above, so it is safe as a literal.
@@ -98,8 +118,10 @@ class EventStore:
 
     async def create_tenant(self, tenant: str, name: str) -> None:
         """Register a cluster with an empty log."""
-        if not TENANT_CODE.match(tenant):
+        if not TENANT_CODE.fullmatch(tenant):
             raise InvalidTenantCode(tenant)
+        if not name.strip() or len(name) > TENANT_NAME_LENGTH:
+            raise InvalidTenantName(TENANT_NAME_LENGTH)
         try:
             async with self.transaction(tenant) as conn:
                 await conn.execute(
@@ -193,7 +215,7 @@ class EventStore:
         round trip, no BEGIN or COMMIT, not in query_log. Row-level security shows such a
         call no tenant's rows, so only functions that run as their owner and report
         positions, never data, answer anything."""
-        if not _FUNCTION.match(function):
+        if not _FUNCTION.fullmatch(function):
             raise ValueError(f"not a function name: {function!r}")
         arguments = ", ".join(f"${i}" for i in range(1, len(args) + 1))
         return await self._pool.fetch(f"SELECT * FROM {function}({arguments})", *args)
@@ -333,6 +355,7 @@ class Session:
 
     async def recorded_for(self, idempotency_key: str) -> tuple[str, int, tuple[int, ...]] | None:
         """Stream, version and positions the command with this key recorded, if it ran."""
+        _check_key(idempotency_key)
         row = await self.conn.fetchrow(
             "SELECT stream_id, stream_version, positions FROM idempotency_keys"
             " WHERE tenant_id = $1 AND key = $2",
@@ -369,8 +392,10 @@ class Session:
         Raises ConcurrencyConflict when the stream is not at expected_version, or a
         guard stream (stream id, version) the caller decided on has moved since, and
         UnknownTenant when no such cluster exists. A repeated idempotency key
-        records nothing and returns the first append's result.
+        records nothing and returns the first append's result; a key that is not short
+        printable ASCII is InvalidIdempotencyKey.
         """
+        _check_key(idempotency_key)
         if not events:
             raise ValueError("append needs at least one event")
         tenant = self.tenant
