@@ -116,7 +116,8 @@ def score(**changes: object) -> c.SelfScore:
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
-        ({"unit": "dv-1\n"}, "BAD_CHARACTER"),
+        ({"unit": "dv-1\n"}, "BAD_CODE"),
+        ({"explanation": "dòng\x07"}, "BAD_CHARACTER"),
         ({"unit": ""}, "BAD_CODE"),
         ({"criterion": "A 1"}, "BAD_CODE"),
         ({"explanation": "x" * 5_001}, "TOO_LONG"),

@@ -35,6 +35,11 @@ class DemoCluster:
     name: str
     units: list[tuple[str, str]]  # (code, name); the first leads, the next one or two deputise
     deputies: int = 1
+    seed: str = ""  # of its scores; the code it was first given, so a copy plays the same year
+
+    def __post_init__(self) -> None:
+        if not self.seed:
+            object.__setattr__(self, "seed", self.code)
 
 
 DEMO = [
@@ -156,7 +161,7 @@ async def ensure_template(service: Emulation) -> None:
 
 
 async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -> None:
-    rng = random.Random(cluster.code)
+    rng = random.Random(cluster.seed)
     units = [code for code, _ in cluster.units]
     leader, deputies = units[0], units[1 : 1 + cluster.deputies]
     secretary = Actor("Phòng Thi đua cơ quan thường trực", Role.SECRETARIAT, leader)
