@@ -27,7 +27,7 @@ def caller_of(ctx: Context) -> Caller:
     return caller(ctx.caller())
 
 
-def tenant_of(ctx: Context, code: str | None = None) -> str:
+def cluster_of(ctx: Context, code: str | None = None) -> str:
     """The cluster an operation is about: the URL's, or the one named at /graphql."""
     if ctx.cluster is not None:
         if code is not None and code != ctx.cluster:
