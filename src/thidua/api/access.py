@@ -56,7 +56,7 @@ async def allowed(
     action: Action,
     year: YearContext | None,
     unit: str | None = None,
-    what: str = "read",
+    what: str = "read",  # the field read, as the API names it
 ) -> Actor:
     """The caller's actor for this read; a refusal is recorded, then raised. Without the
     year's context, a right no year changes (the audit trail) is decided on any year."""

@@ -72,7 +72,7 @@ class Standing(types.Standing):
     @strawberry.field(description="Phiếu chấm của đơn vị tại cùng thời điểm")
     async def scorecard(self, info: strawberry.Info) -> types.Scorecard:
         ctx = context(info)
-        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, self.context, self.unit)
+        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, self.context, self.unit, "scorecard")
         key = (self.cluster, self.year, self.unit, self.position)
         return await asyncio.shield(_scorecards(ctx).load(key))
 
@@ -212,9 +212,8 @@ class Year:
         self, info: strawberry.Info, unit: str, at_position: int | None = None
     ) -> types.Scorecard:
         ctx = context(info)
-        await allowed(
-            ctx, self.cluster, Action.READ_OWN_UNIT, self.aggregate.context(self.today), unit
-        )
+        year = self.aggregate.context(self.today)
+        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, year, unit, "scorecard")
         key = (self.cluster, self.aggregate.year, unit, at_position)
         return await asyncio.shield(_scorecards(ctx).load(key))
 
@@ -289,7 +288,7 @@ class Cluster:
         except NotFound:
             return None
         today = ctx.services.emulation.today()
-        await allowed(ctx, self.code, Action.READ_PUBLISHED, found.context(today))
+        await allowed(ctx, self.code, Action.READ_PUBLISHED, found.context(today), what="year")
         return Year(cluster=self.code, aggregate=found, today=today)
 
     @strawberry.field(description="Ai đã thay đổi gì, khi nào, vì sao")
@@ -301,7 +300,7 @@ class Cluster:
         after: str | None = None,
     ) -> AuditConnection:
         ctx = context(info)
-        await allowed(ctx, self.code, Action.READ_AUDIT, None)
+        await allowed(ctx, self.code, Action.READ_AUDIT, None, what="auditTrail")
         if not 0 < first <= PAGE_CAP:
             raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
         given = filter or AuditFilterInput()
@@ -332,7 +331,7 @@ class Me:
 
 
 async def cluster_named(ctx: Context, code: str) -> Cluster:
-    await covered(ctx, code, "read_cluster")
+    await covered(ctx, code, "cluster")
     return Cluster(code=code, name=await ctx.services.reads.cluster_name(code))
 
 

@@ -68,7 +68,13 @@ class Subscription:
         cluster = cluster_of(ctx)
         cluster_year = await _year(ctx, cluster, year)
         today = ctx.services.emulation.today()
-        await allowed(ctx, cluster, Action.READ_PUBLISHED, cluster_year.context(today))
+        await allowed(
+            ctx,
+            cluster,
+            Action.READ_PUBLISHED,
+            cluster_year.context(today),
+            what="standingsChanged",
+        )
         shown: list[Standing] | None = None
         async for head in _wakes(ctx, cluster):
             rows = await ctx.services.reads.standings(cluster, year)
@@ -84,7 +90,7 @@ class Subscription:
         ctx = context(info)
         _unexpired(ctx)
         cluster = cluster_of(ctx)
-        await allowed(ctx, cluster, Action.READ_AUDIT, None)
+        await allowed(ctx, cluster, Action.READ_AUDIT, None, what="auditEvents")
         seen = after_position
         async for head in _wakes(ctx, cluster):
             if seen is None:
