@@ -262,6 +262,17 @@ async def test_a_body_over_the_limit_is_a_413(api: Api) -> None:
 # --- variables and text -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("points", ["１２", "٣", "1_0", " 12", "NaN", "1e99999"])
+async def test_points_are_written_with_ascii_digits(api: Api, points: str) -> None:
+    # Was: full-width and Arabic-Indic digits were read and stored as numbers.
+    code = await empty_cluster(api)
+    score = """mutation($p: Decimal!) { cityAdjust(input: {year: 2025, unit: "dv-1",
+      criterion: "A1", points: $p, explanation: "Điều chỉnh"}) { version } }"""
+    found = await graphql(api, score, {"p": points}, bearer=city(api.dsn), path=path(code))
+    refused(found, 400, "BAD_INPUT")
+    assert await head(api, code) == 0
+
+
 async def test_null_for_a_non_null_variable_is_bad_input(api: Api) -> None:
     # Was: INTERNAL_ERROR (graphql-core's own coercion error was masked).
     query = "query($y: Int!) { cluster { year(year: $y) { year } } }"
