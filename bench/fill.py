@@ -12,7 +12,7 @@ from thidua.domain.errors import RuleViolation
 from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore, Metadata
 from thidua.store.codec import EventCodec
@@ -30,7 +30,7 @@ async def fill_year(store: EventStore, tenant: str, events: int) -> int:
     await ensure_template(service)
     board = CITY_BOARD.caller()
     registered = c.RegisterCluster(tenant, "Cụm thi đua đo tải")
-    await service.handle(Envelope(CITY_TENANT, board), registered)
+    await service.handle(Envelope(CITY_LOG, board), registered)
     members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in UNITS)
     opened = c.OpenYear(YEAR, members, UNITS[0], (UNITS[1],))
     await service.handle(Envelope(tenant, board), opened)

@@ -28,7 +28,7 @@ from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.errors import DomainError
 from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import Deadlines, YearRules
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Envelope, local_day, utc_now
 from thidua.store import EventStore
 
@@ -79,7 +79,7 @@ async def open_clusters(store: EventStore, prefix: str) -> tuple[int, list[str]]
     board = CITY_BOARD.caller()
     with contextlib.suppress(DomainError):  # published by an earlier round
         published = c.PublishTemplate(TEMPLATE, criteria(year))
-        await service.handle(Envelope(CITY_TENANT, board), published)
+        await service.handle(Envelope(CITY_LOG, board), published)
     rules = YearRules(deadlines=Deadlines(self_scores=(12, 31)))
     codes = [f"{prefix}-{i:02d}" for i in range(CLUSTERS)]
     members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(year, 1, 1)) for u in UNITS)

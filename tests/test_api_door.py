@@ -53,7 +53,7 @@ from thidua.api.limits import MAX_BODY_BYTES, MAX_DEPTH, MAX_ITEMS, MAX_TEXT_LEN
 from thidua.api.schema import build_schema
 from thidua.api.subscriptions import EXPIRED
 from thidua.domain.rights import Role
-from thidua.service.emulation import CITY_NAME, CITY_TENANT
+from thidua.service.emulation import CITY_LOG, CITY_NAME
 from thidua.store.errors import TenantExists, UnknownTenant
 from thidua.store.eventstore import IDEMPOTENCY_KEY_LENGTH
 
@@ -262,6 +262,17 @@ async def test_a_body_over_the_limit_is_a_413(api: Api) -> None:
 # --- variables and text -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("points", ["１２", "٣", "1_0", " 12", "NaN", "1e99999"])
+async def test_points_are_written_with_ascii_digits(api: Api, points: str) -> None:
+    # Was: full-width and Arabic-Indic digits were read and stored as numbers.
+    code = await empty_cluster(api)
+    score = """mutation($p: Decimal!) { cityAdjust(input: {year: 2025, unit: "dv-1",
+      criterion: "A1", points: $p, explanation: "Điều chỉnh"}) { version } }"""
+    found = await graphql(api, score, {"p": points}, bearer=city(api.dsn), path=path(code))
+    refused(found, 400, "BAD_INPUT")
+    assert await head(api, code) == 0
+
+
 async def test_null_for_a_non_null_variable_is_bad_input(api: Api) -> None:
     # Was: INTERNAL_ERROR (graphql-core's own coercion error was masked).
     query = "query($y: Int!) { cluster { year(year: $y) { year } } }"
@@ -382,10 +393,10 @@ async def test_an_idempotency_key_that_is_not_short_printable_ascii_is_refused(
       criteria: {version: "v1", effectiveFrom: "2025-01-01", bonusCap: "5", criteria: []}},
       options: {idempotencyKey: $k}) { version } }"""
     name = f"mau-{uuid.uuid4().hex[:8]}"
-    before = await head(api, CITY_TENANT, missing=0)
+    before = await head(api, CITY_LOG, missing=0)
     found = await graphql(api, publish, {"n": name, "k": key}, bearer=city(api.dsn))
     assert "idempotencyKey" in field_refused(found, "INVALID_IDEMPOTENCY_KEY")
-    assert await head(api, CITY_TENANT, missing=0) == before
+    assert await head(api, CITY_LOG, missing=0) == before
     # A long key made of what clients really send fits.
     retry = {"n": name, "k": str(uuid.uuid4()) * 5}
     status, body = await graphql(api, publish, retry, bearer=city(api.dsn))
@@ -814,7 +825,7 @@ class Door:
     def heads(self) -> tuple[int, ...]:
         async def read() -> tuple[int, ...]:
             found = []
-            for tenant in (self.code, CITY_TENANT):
+            for tenant in (self.code, CITY_LOG):
                 position, _ = await self.api.store.head(tenant)
                 found.append(position)
             return tuple(found)
@@ -1013,4 +1024,4 @@ async def test_any_claims_in_a_signed_token_are_a_401_or_read_whole(dsn: str) ->
 async def ensure_city_log(api: Api) -> None:
     """The city's log exists, so the property can read its head."""
     with contextlib.suppress(TenantExists):
-        await api.store.create_tenant(CITY_TENANT, CITY_NAME)
+        await api.store.create_tenant(CITY_LOG, CITY_NAME)

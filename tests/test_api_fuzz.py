@@ -28,7 +28,7 @@ from thidua.db.migrate import migrate
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, DEMO, YEAR, ensure_template, play_year
 from thidua.domain.commands import RegisterCluster
 from thidua.domain.rights import Role
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 
 SCHEMA = str(build_schema())
@@ -198,7 +198,7 @@ async def demo_cluster(api: Api) -> str:
     clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
     service = Emulation(api.store, clock)
     await ensure_template(service)
-    city_board = Envelope(CITY_TENANT, CITY_BOARD.caller())
+    city_board = Envelope(CITY_LOG, CITY_BOARD.caller())
     await service.handle(city_board, RegisterCluster(code, "Cụm thi đua thử nghiệm"))
     await play_year(service, clock, replace(DEMO[0], code=code))
     return code

@@ -26,7 +26,7 @@ from thidua.demo import CITY_BOARD, DEMO, YEAR, ensure_template, play_year
 from thidua.domain.commands import RegisterCluster
 from thidua.domain.errors import Forbidden
 from thidua.domain.rights import Action, Actor, Role, YearContext, authorise
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import HANOI, Calendar, Envelope
 
 # Cluster A after its demo year: the second unit leads (rotated at the year-end meeting),
@@ -258,10 +258,10 @@ async def world(dsn: str) -> AsyncIterator[World]:
         for code, demo in zip(codes.values(), DEMO, strict=False):
             clock = Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC))
             service = Emulation(api.store, clock)
-            city = Envelope(CITY_TENANT, CITY_BOARD.caller())
+            city = Envelope(CITY_LOG, CITY_BOARD.caller())
             await service.handle(city, RegisterCluster(code, demo.name))
             await play_year(service, clock, replace(demo, code=code))
-        codes["city"] = CITY_TENANT
+        codes["city"] = CITY_LOG
         reader = token(api.dsn, "kiem-toan-thanh-pho", ["*"], Role.AUDITOR)
         yield World(api, codes, reader)
 

@@ -24,7 +24,7 @@ from thidua.domain.checks import MANY_SCORES
 from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear, RegisterCluster
 from thidua.domain.criteria import Kind
 from thidua.domain.rights import Actor, Role
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import HANOI, Calendar, Envelope
 
 UNITS = {"so-tu-phap": "Sở Tư pháp", "so-y-te": "Sở Y tế", "so-gd": "Sở Giáo dục và Đào tạo"}
@@ -170,7 +170,7 @@ async def cluster(api: Api) -> Cluster:
     service = Emulation(api.store, api.clock)
     city = CITY_BOARD.caller()
     await service.handle(
-        Envelope(CITY_TENANT, city), RegisterCluster(code, "Cụm thi đua thử bản tự chấm")
+        Envelope(CITY_LOG, city), RegisterCluster(code, "Cụm thi đua thử bản tự chấm")
     )
     members = tuple(MemberGiven(u, n, date(YEAR, 1, 1)) for u, n in UNITS.items())
     await service.handle(Envelope(code, city), OpenYear(YEAR, members, LEADER, (UNIT,)))

@@ -22,7 +22,7 @@ from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter
 from thidua.projections.runtime import PROJECTIONS, Projector
 from thidua.projections.standings import Standing, StandingsProjection
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
 from workload import generated_year
@@ -47,7 +47,7 @@ async def demo_cluster(store: EventStore) -> str:
     service = Emulation(store, clock)
     await ensure_template(service)
     registered = c.RegisterCluster(code, "Cụm thi đua thử nghiệm")
-    await service.handle(Envelope(CITY_TENANT, CITY_BOARD.caller()), registered)
+    await service.handle(Envelope(CITY_LOG, CITY_BOARD.caller()), registered)
     await play_year(service, clock, replace(DEMO[0], code=code))
     return code
 
@@ -362,7 +362,7 @@ async def test_a_failing_projection_never_loses_the_write(store: EventStore, dsn
         Projector(writer_store, [StandingsProjection(), Broken()]).attach()
         service = Emulation(writer_store, Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC)))
         board = CITY_BOARD.caller()
-        await service.handle(Envelope(CITY_TENANT, board), c.RegisterCluster(code, "Cụm thử lỗi"))
+        await service.handle(Envelope(CITY_LOG, board), c.RegisterCluster(code, "Cụm thử lỗi"))
         members = tuple(c.MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("u1", "u2"))
         await service.handle(Envelope(code, board), c.OpenYear(YEAR, members, "u1", ("u2",)))
     finally:

@@ -31,7 +31,7 @@ from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import Deadlines, VoteBase, YearRules
 from thidua.projections import reads
 from thidua.projections.runtime import Projector
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore, Metadata
 from thidua.store.codec import EventCodec
@@ -432,7 +432,7 @@ async def world(dsn: str) -> AsyncIterator[World]:
     clock = Calendar(datetime(YEAR, 1, 1, 2, tzinfo=UTC))
     service = Emulation(store, clock)
     template = f"mau-quy-dinh-{uuid.uuid4().hex[:8]}"
-    await service.handle(sent(CITY_TENANT, CITY), c.PublishTemplate(template, CITY_CRITERIA))
+    await service.handle(sent(CITY_LOG, CITY), c.PublishTemplate(template, CITY_CRITERIA))
     yield World(store, projector, service, clock, template)
     await store.close()
 

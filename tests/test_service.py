@@ -20,7 +20,7 @@ from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
 from thidua.domain.rights import Action, Actor, Caller, Role, may
 from thidua.domain.scorecard import Layer, Scorecard
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope, Recorded
 from thidua.store import ConcurrencyConflict, EventStore
 from thidua.store.records import RecordedEvent
@@ -88,7 +88,7 @@ async def year(store: EventStore, new_tenant: Callable[[], Awaitable[str]]) -> Y
     clock = Calendar(datetime(YEAR, 1, 10, 2, tzinfo=UTC))
     service = Emulation(store, clock)
     template = f"mau-{uuid.uuid4().hex[:8]}"
-    board = Envelope(CITY_TENANT, CITY.caller())
+    board = Envelope(CITY_LOG, CITY.caller())
     await service.handle(board, c.PublishTemplate(template, CITY_CRITERIA))  # the city's log
     tenant = await new_tenant()
     y = Year(service, clock, tenant)

@@ -29,7 +29,7 @@ from thidua.domain.proposals import Award
 from thidua.domain.ranking import Ranking
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import HANOI, Calendar, Envelope, Recorded
 from thidua.store import ConcurrencyConflict, EventStore
 
@@ -163,7 +163,7 @@ class _Workload:
     async def _open(self) -> None:
         await self.store.create_tenant(self.tenant, f"Cụm thi đua thử nghiệm {self.tenant}")
         self.template = f"mau-{self.tenant}"
-        board = Envelope(CITY_TENANT, CITY.caller())  # the city's log, made on first use
+        board = Envelope(CITY_LOG, CITY.caller())  # the city's log, made on first use
         await self.service.handle(board, c.PublishTemplate(self.template, CITY_CRITERIA))
         self._on(date(YEAR, 1, 10))
         members = tuple(c.MemberGiven(code, name, date(YEAR, 1, 1)) for code, name in UNITS)

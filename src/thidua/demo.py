@@ -20,7 +20,7 @@ from thidua.domain.proposals import Award
 from thidua.domain.results import RANKING_LAYER
 from thidua.domain.rights import Actor, Role
 from thidua.domain.scorecard import Layer
-from thidua.service.emulation import CITY_TENANT, Emulation
+from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
 from thidua.store.errors import TenantExists, UnknownTenant
@@ -141,7 +141,7 @@ async def load_demo(store: EventStore) -> list[str]:
     for cluster in DEMO:
         try:
             await service.handle(
-                sender(CITY_TENANT, CITY_BOARD), c.RegisterCluster(cluster.code, cluster.name)
+                sender(CITY_LOG, CITY_BOARD), c.RegisterCluster(cluster.code, cluster.name)
             )
         except TenantExists:
             continue
@@ -155,9 +155,7 @@ async def ensure_template(service: Emulation) -> None:
     with contextlib.suppress(NotFound, UnknownTenant):
         if CITY_CRITERIA.version in (await service.template(TEMPLATE)).versions:
             return
-    await service.handle(
-        sender(CITY_TENANT, CITY_BOARD), c.PublishTemplate(TEMPLATE, CITY_CRITERIA)
-    )
+    await service.handle(sender(CITY_LOG, CITY_BOARD), c.PublishTemplate(TEMPLATE, CITY_CRITERIA))
 
 
 async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -> None:

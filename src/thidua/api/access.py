@@ -27,7 +27,7 @@ def caller_of(ctx: Context) -> Caller:
     return caller(ctx.caller())
 
 
-def tenant_of(ctx: Context, code: str | None = None) -> str:
+def cluster_of(ctx: Context, code: str | None = None) -> str:
     """The cluster an operation is about: the URL's, or the one named at /graphql."""
     if ctx.cluster is not None:
         if code is not None and code != ctx.cluster:
@@ -56,7 +56,7 @@ async def allowed(
     action: Action,
     year: YearContext | None,
     unit: str | None = None,
-    what: str = "read",
+    what: str = "read",  # the field read, as the API names it
 ) -> Actor:
     """The caller's actor for this read; a refusal is recorded, then raised. Without the
     year's context, a right no year changes (the audit trail) is decided on any year."""

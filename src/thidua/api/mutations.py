@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from thidua.api.access import caller_of, context, covered, tenant_of
+from thidua.api.access import caller_of, cluster_of, context, covered
 from thidua.api.context import Context
 from thidua.api.queries import Year, _year
 from thidua.domain.checks import Field, checked_text
@@ -24,7 +24,7 @@ from thidua.domain.errors import InvalidInput, NotFound, RuleViolation
 from thidua.domain.pledge import TopicKind
 from thidua.domain.rules import YearRules
 from thidua.service.envelope import Envelope
-from thidua.service.handlers import CITY_TENANT
+from thidua.service.handlers import CITY_LOG
 
 REASON = Field("text", 5_000)
 
@@ -50,7 +50,7 @@ class CommandResult:
             found = await _year(ctx, self.cluster, self.year_number)
         except NotFound:
             return None
-        return Year(tenant=self.cluster, aggregate=found, today=ctx.services.emulation.today())
+        return Year(cluster=self.cluster, aggregate=found, today=ctx.services.emulation.today())
 
 
 @strawberry.input(description="Tuỳ chọn chung của mọi lệnh")
@@ -164,7 +164,7 @@ async def run(
     info: strawberry.Info, command: Command, options: CommandOptions | None
 ) -> CommandResult:
     ctx = context(info)
-    cluster = CITY_TENANT if command.rights_year == "none" else tenant_of(ctx)
+    cluster = CITY_LOG if command.rights_year == "none" else cluster_of(ctx)
     await covered(ctx, cluster, command.command_name())
     envelope = (options or CommandOptions()).envelope(cluster, ctx)
     done = await ctx.services.emulation.handle(envelope, command)

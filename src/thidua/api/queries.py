@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from thidua.api import types
-from thidua.api.access import allowed, context, covered, tenant_of
+from thidua.api.access import allowed, cluster_of, context, covered
 from thidua.api.auth import permits
 from thidua.api.context import Context
 from thidua.api.errors import BadInput
@@ -27,7 +27,7 @@ from thidua.projections.standings import Standing as StandingRow
 PAGE_CAP = 100
 
 
-async def _year(ctx: Context, tenant: str, year: int) -> ClusterYear:
+async def _year(ctx: Context, cluster: str, year: int) -> ClusterYear:
     """A cluster-year, loaded once per request."""
 
     async def load(keys: list[tuple[str, int]]) -> list[ClusterYear | NotFound]:
@@ -40,7 +40,7 @@ async def _year(ctx: Context, tenant: str, year: int) -> ClusterYear:
         return found
 
     # Shielded: a field cancelled beside an error must not cancel its siblings' shared load.
-    loading = ctx.loader("year", lambda: DataLoader(load)).load((tenant, year))
+    loading = ctx.loader("year", lambda: DataLoader(load)).load((cluster, year))
     loaded: ClusterYear = await asyncio.shield(loading)
     return loaded
 
@@ -50,13 +50,13 @@ def _scorecards(ctx: Context) -> DataLoader[tuple[str, int, str, int | None], ty
 
     async def load(keys: list[tuple[str, int, str, int | None]]) -> list[types.Scorecard]:
         groups: dict[tuple[str, int, int | None], list[str]] = {}
-        for tenant, year, unit, position in keys:
-            groups.setdefault((tenant, year, position), []).append(unit)
+        for cluster, year, unit, position in keys:
+            groups.setdefault((cluster, year, position), []).append(unit)
         found: dict[tuple[str, int, str, int | None], types.Scorecard] = {}
-        for (tenant, year, position), units in groups.items():
-            cards = await ctx.services.reads.scorecards(tenant, year, units, position)
+        for (cluster, year, position), units in groups.items():
+            cards = await ctx.services.reads.scorecards(cluster, year, units, position)
             for card in cards:
-                found[(tenant, year, card.unit, position)] = types.Scorecard.of(card)
+                found[(cluster, year, card.unit, position)] = types.Scorecard.of(card)
         return [found[k] for k in keys]
 
     loader: DataLoader[Any, types.Scorecard] = ctx.loader("scorecards", lambda: DataLoader(load))
@@ -65,22 +65,22 @@ def _scorecards(ctx: Context) -> DataLoader[tuple[str, int, str, int | None], ty
 
 @strawberry.type(description="Thứ hạng của một đơn vị, kèm phiếu chấm nếu người xem có quyền")
 class Standing(types.Standing):
-    tenant: strawberry.Private[str]
+    cluster: strawberry.Private[str]
     context: strawberry.Private[YearContext]
     position: strawberry.Private[int | None]
 
     @strawberry.field(description="Phiếu chấm của đơn vị tại cùng thời điểm")
     async def scorecard(self, info: strawberry.Info) -> types.Scorecard:
         ctx = context(info)
-        await allowed(ctx, self.tenant, Action.READ_OWN_UNIT, self.context, self.unit)
-        key = (self.tenant, self.year, self.unit, self.position)
+        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, self.context, self.unit, "scorecard")
+        key = (self.cluster, self.year, self.unit, self.position)
         return await asyncio.shield(_scorecards(ctx).load(key))
 
 
 def standings_of(
     ctx: Context,
     rows: list[StandingRow],
-    tenant: str,
+    cluster: str,
     context: YearContext,
     position: int | None,
     layer: types.Layer | None,
@@ -89,7 +89,7 @@ def standings_of(
     may read that unit's drafts."""
     viewer = ctx.caller()
     return [
-        Standing(**vars(types.Standing.of(r)), tenant=tenant, context=context, position=position)
+        Standing(**vars(types.Standing.of(r)), cluster=cluster, context=context, position=position)
         for r in rows
         if (layer is None or r.layer == layer.value)
         and (r.layer != Layer.SELF or permits(viewer, Action.READ_OWN_UNIT, context, r.unit))
@@ -98,7 +98,7 @@ def standings_of(
 
 @strawberry.type(description="Một năm thi đua của cụm")
 class Year:
-    tenant: strawberry.Private[str]
+    cluster: strawberry.Private[str]
     aggregate: strawberry.Private[ClusterYear]
     today: strawberry.Private[date]
 
@@ -180,7 +180,7 @@ class Year:
     @strawberry.field
     async def pledge(self, info: strawberry.Info) -> types.PledgeView | None:
         try:
-            found = await context(info).services.emulation.pledge(self.tenant, self.aggregate.year)
+            found = await context(info).services.emulation.pledge(self.cluster, self.aggregate.year)
         except NotFound:
             return None
         return types.PledgeView.of(found)
@@ -198,13 +198,13 @@ class Year:
             raise BadInput("Chỉ nêu một trong hai: asOf hoặc atPosition.")
         position, year = at_position, self.aggregate.year
         if as_of is not None:
-            position, rows = await ctx.services.reads.standings_as_of(self.tenant, year, as_of)
+            position, rows = await ctx.services.reads.standings_as_of(self.cluster, year, as_of)
         elif position is None:
-            rows = await ctx.services.reads.standings(self.tenant, year)
+            rows = await ctx.services.reads.standings(self.cluster, year)
         else:
-            rows = await ctx.services.reads.standings_at(self.tenant, year, position)
+            rows = await ctx.services.reads.standings_at(self.cluster, year, position)
         return standings_of(
-            ctx, rows, self.tenant, self.aggregate.context(self.today), position, layer
+            ctx, rows, self.cluster, self.aggregate.context(self.today), position, layer
         )
 
     @strawberry.field(description="Phiếu chấm của một đơn vị, hiện tại hoặc tại một vị trí")
@@ -212,10 +212,9 @@ class Year:
         self, info: strawberry.Info, unit: str, at_position: int | None = None
     ) -> types.Scorecard:
         ctx = context(info)
-        await allowed(
-            ctx, self.tenant, Action.READ_OWN_UNIT, self.aggregate.context(self.today), unit
-        )
-        key = (self.tenant, self.aggregate.year, unit, at_position)
+        year = self.aggregate.context(self.today)
+        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, year, unit, "scorecard")
+        key = (self.cluster, self.aggregate.year, unit, at_position)
         return await asyncio.shield(_scorecards(ctx).load(key))
 
 
@@ -289,8 +288,8 @@ class Cluster:
         except NotFound:
             return None
         today = ctx.services.emulation.today()
-        await allowed(ctx, self.code, Action.READ_PUBLISHED, found.context(today))
-        return Year(tenant=self.code, aggregate=found, today=today)
+        await allowed(ctx, self.code, Action.READ_PUBLISHED, found.context(today), what="year")
+        return Year(cluster=self.code, aggregate=found, today=today)
 
     @strawberry.field(description="Ai đã thay đổi gì, khi nào, vì sao")
     async def audit_trail(
@@ -301,7 +300,7 @@ class Cluster:
         after: str | None = None,
     ) -> AuditConnection:
         ctx = context(info)
-        await allowed(ctx, self.code, Action.READ_AUDIT, None)
+        await allowed(ctx, self.code, Action.READ_AUDIT, None, what="auditTrail")
         if not 0 < first <= PAGE_CAP:
             raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
         given = filter or AuditFilterInput()
@@ -332,7 +331,7 @@ class Me:
 
 
 async def cluster_named(ctx: Context, code: str) -> Cluster:
-    await covered(ctx, code, "read_cluster")
+    await covered(ctx, code, "cluster")
     return Cluster(code=code, name=await ctx.services.reads.cluster_name(code))
 
 
@@ -363,7 +362,7 @@ class Query:
     @strawberry.field(description="Cụm của điểm truy cập, hoặc cụm được nêu tại /graphql")
     async def cluster(self, info: strawberry.Info, code: str | None = None) -> Cluster:
         ctx = context(info)
-        return await cluster_named(ctx, tenant_of(ctx, code))
+        return await cluster_named(ctx, cluster_of(ctx, code))
 
     @strawberry.field(
         description="Các lần bị từ chối vì token không có quyền với cụm đã nêu, trong một ngày "

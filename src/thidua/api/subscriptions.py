@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from thidua.api import types
-from thidua.api.access import allowed, context, tenant_of
+from thidua.api.access import allowed, cluster_of, context
 from thidua.api.context import Context
 from thidua.api.queries import Standing, _year, standings_of
 from thidua.api.tokens import Unauthenticated
@@ -43,15 +43,15 @@ def _unexpired(ctx: Context) -> float:
     return left
 
 
-async def _wakes(ctx: Context, tenant: str) -> AsyncGenerator[int, None]:
+async def _wakes(ctx: Context, cluster: str) -> AsyncGenerator[int, None]:
     """The cluster's head position, now and each time it may have moved, while the
     caller's token holds: when it expires, Unauthenticated."""
     reads = ctx.services.reads
-    async with reads.watch(tenant) as woken:
+    async with reads.watch(cluster) as woken:
         while True:
             woken.clear()
             _unexpired(ctx)
-            head = await reads.head(tenant)
+            head = await reads.head(cluster)
             yield head
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), min(POLL, _unexpired(ctx)))
@@ -65,14 +65,20 @@ class Subscription:
     ) -> AsyncGenerator[StandingsUpdate, None]:
         ctx = context(info)
         _unexpired(ctx)
-        tenant = tenant_of(ctx)
-        cluster_year = await _year(ctx, tenant, year)
+        cluster = cluster_of(ctx)
+        cluster_year = await _year(ctx, cluster, year)
         today = ctx.services.emulation.today()
-        await allowed(ctx, tenant, Action.READ_PUBLISHED, cluster_year.context(today))
+        await allowed(
+            ctx,
+            cluster,
+            Action.READ_PUBLISHED,
+            cluster_year.context(today),
+            what="standingsChanged",
+        )
         shown: list[Standing] | None = None
-        async for head in _wakes(ctx, tenant):
-            rows = await ctx.services.reads.standings(tenant, year)
-            found = standings_of(ctx, rows, tenant, cluster_year.context(today), None, layer)
+        async for head in _wakes(ctx, cluster):
+            rows = await ctx.services.reads.standings(cluster, year)
+            found = standings_of(ctx, rows, cluster, cluster_year.context(today), None, layer)
             if found != shown:
                 shown = found
                 yield StandingsUpdate(position=head, standings=found)
@@ -83,15 +89,15 @@ class Subscription:
     ) -> AsyncGenerator[types.AuditEntry, None]:
         ctx = context(info)
         _unexpired(ctx)
-        tenant = tenant_of(ctx)
-        await allowed(ctx, tenant, Action.READ_AUDIT, None)
+        cluster = cluster_of(ctx)
+        await allowed(ctx, cluster, Action.READ_AUDIT, None, what="auditEvents")
         seen = after_position
-        async for head in _wakes(ctx, tenant):
+        async for head in _wakes(ctx, cluster):
             if seen is None:
                 seen = head  # from now on
             while seen < head:
                 where = AuditFilter(after_position=seen)
-                rows = await ctx.services.reads.audit_history(tenant, where, 500)
+                rows = await ctx.services.reads.audit_history(cluster, where, 500)
                 if not rows:
                     break  # the audit row lands with its event; a catch-up is behind
                 for row in rows:

@@ -3,6 +3,7 @@
 Points are exact decimals written with two places ("92.50"), never floats.
 """
 
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, DecimalException, InvalidOperation
@@ -29,7 +30,13 @@ from thidua.projections.standings import Standing as StandingRow
 CENTS = Decimal("0.01")
 
 
+# Written with ASCII digits: Decimal() alone would read "１２" or "٣" as numbers nobody typed.
+ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
 def _finite(text: str) -> Decimal:
+    if not ASCII_DECIMAL.fullmatch(text):
+        raise InvalidOperation(text)
     found = Decimal(text)
     if not found.is_finite():
         raise InvalidOperation(text)

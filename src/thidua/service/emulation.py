@@ -26,19 +26,19 @@ from thidua.domain.results import YearResult, year_result
 from thidua.domain.rights import Actor, YearContext, authorise
 from thidua.domain.scorecard import Scorecard
 from thidua.service.envelope import Envelope, Recorded, local_day, utc_now
-from thidua.service.handlers import CITY_NAME, CITY_TENANT, HANDLERS, UnitOfWork
+from thidua.service.handlers import CITY_LOG, CITY_NAME, HANDLERS, UnitOfWork
 from thidua.service.repository import Repository, read_version
 from thidua.store.errors import ConcurrencyConflict
 from thidua.store.eventstore import EventStore
 
-__all__ = ["CITY_NAME", "CITY_TENANT", "Emulation"]
+__all__ = ["CITY_LOG", "CITY_NAME", "Emulation"]
 
 RETRIES = 12  # a conflict means another command landed first: decide again on its result
 
 
 def log_of(envelope: Envelope, command: Command) -> str:
     """The cluster whose log takes the command: the city's own acts go to the city's."""
-    return CITY_TENANT if command.rights_year == "none" else envelope.cluster
+    return CITY_LOG if command.rights_year == "none" else envelope.cluster
 
 
 def refused_as(envelope: Envelope, refusal: DomainError) -> Actor | None:
@@ -77,7 +77,7 @@ class Emulation:
     async def _attempt(self, envelope: Envelope, command: Command, at: datetime) -> Recorded:
         cluster = log_of(envelope, command)
         async with self.store.session(cluster) as session:
-            if cluster == CITY_TENANT:
+            if cluster == CITY_LOG:
                 await session.ensure_tenant(CITY_NAME)  # the city's log, made on first use
             if envelope.idempotency_key is not None:
                 prior = await session.recorded_for(envelope.idempotency_key)
@@ -180,7 +180,7 @@ class Emulation:
 
     async def template(self, name: str) -> CriteriaTemplate:
         found: CriteriaTemplate | None = await self._get(
-            CITY_TENANT, CriteriaTemplate, CriteriaTemplate.create_id(name)
+            CITY_LOG, CriteriaTemplate, CriteriaTemplate.create_id(name)
         )
         if found is None:
             raise NotFound("UNKNOWN_TEMPLATE", f"Thành phố chưa ban hành bộ tiêu chí {name}.")

@@ -25,7 +25,7 @@ from thidua.domain.scorecard import Layer, Scorecard
 from thidua.service.repository import Repository, read_version
 from thidua.store.eventstore import EventStore, Session
 
-CITY_TENANT = "thanh-pho"  # the city board's own log: its criteria templates
+CITY_LOG = "thanh-pho"  # the city board's own log: its criteria templates
 CITY_NAME = "Ban Thi đua - Khen thưởng thành phố Hà Nội"
 
 Guards = list[tuple[str, int]]  # streams (id, version) the decision read and must not move
@@ -75,7 +75,7 @@ class UnitOfWork:
 
     async def template(self, name: str) -> CriteriaTemplate:
         """The city's template: another log, so another transaction."""
-        async with self.store.session(CITY_TENANT) as city:
+        async with self.store.session(CITY_LOG) as city:
             found = await self.repo.get(city, CriteriaTemplate, CriteriaTemplate.create_id(name))
         if found is None:
             raise NotFound("UNKNOWN_TEMPLATE", f"Thành phố chưa ban hành bộ tiêu chí {name}.")

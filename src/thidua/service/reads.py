@@ -23,56 +23,56 @@ class Reads:
     def __init__(self, store: EventStore) -> None:
         self._store = store
 
-    async def standings(self, tenant: str, year: int) -> list[Standing]:
+    async def standings(self, cluster: str, year: int) -> list[Standing]:
         """The live standings of a cluster-year, every layer, best first."""
-        async with self._store.transaction(tenant) as conn:
-            return await reads.standings(conn, tenant, year)
+        async with self._store.transaction(cluster) as conn:
+            return await reads.standings(conn, cluster, year)
 
-    async def standings_at(self, tenant: str, year: int, position: int) -> list[Standing]:
+    async def standings_at(self, cluster: str, year: int, position: int) -> list[Standing]:
         """The standings as the live ones were at a position of the cluster's log."""
-        async with self._store.transaction(tenant) as conn:
-            return await reads.standings_at(conn, tenant, year, position)
+        async with self._store.transaction(cluster) as conn:
+            return await reads.standings_at(conn, cluster, year, position)
 
     async def standings_as_of(
-        self, tenant: str, year: int, moment: datetime
+        self, cluster: str, year: int, moment: datetime
     ) -> tuple[int, list[Standing]]:
         """The last position recorded by a moment, and the standings at it."""
-        async with self._store.transaction(tenant) as conn:
-            position = await reads.position_at(conn, tenant, moment)
-            return position, await reads.standings_at(conn, tenant, year, position)
+        async with self._store.transaction(cluster) as conn:
+            position = await reads.position_at(conn, cluster, moment)
+            return position, await reads.standings_at(conn, cluster, year, position)
 
     async def scorecards(
-        self, tenant: str, year: int, units: list[str], position: int | None = None
+        self, cluster: str, year: int, units: list[str], position: int | None = None
     ) -> list[ScorecardAt]:
         """Units' scorecards, every layer, at a position (None: now), in units' order."""
-        async with self._store.transaction(tenant) as conn:
-            return await reads.scorecards_at(conn, tenant, year, units, position)
+        async with self._store.transaction(cluster) as conn:
+            return await reads.scorecards_at(conn, cluster, year, units, position)
 
     async def audit_history(
-        self, tenant: str, where: AuditFilter, limit: int
+        self, cluster: str, where: AuditFilter, limit: int
     ) -> list[dict[str, Any]]:
         """Changes in log order, filtered, at most `limit` of them."""
-        async with self._store.transaction(tenant) as conn:
-            return await reads.audit_history(conn, tenant, where, limit)
+        async with self._store.transaction(cluster) as conn:
+            return await reads.audit_history(conn, cluster, where, limit)
 
-    async def head(self, tenant: str) -> int:
+    async def head(self, cluster: str) -> int:
         """The cluster's last position (0 for an empty log); UnknownTenant if none."""
-        position, _ = await self._store.head(tenant)
+        position, _ = await self._store.head(cluster)
         return position
 
-    async def cluster_name(self, tenant: str) -> str:
-        return await self._store.tenant_name(tenant)
+    async def cluster_name(self, cluster: str) -> str:
+        return await self._store.tenant_name(cluster)
 
     async def clusters(self) -> set[str]:
         """Every cluster with a log (codes only: the caller's rights decide what it sees)."""
         return {row["tenant_id"] for row in await checkpoints.progress(self._store)}
 
-    async def log_version(self, tenant: str) -> tuple[int, ...]:
+    async def log_version(self, cluster: str) -> tuple[int, ...]:
         """The cluster's head and its projections' checkpoints, in one round trip: while
         this is unchanged, so is every answer about the cluster."""
-        return await checkpoints.log_version(self._store, tenant)
+        return await checkpoints.log_version(self._store, cluster)
 
-    def watch(self, tenant: str) -> AbstractAsyncContextManager[asyncio.Event]:
+    def watch(self, cluster: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """An event set whenever the cluster's log may have grown, here or on another
         instance (a lost signal only delays: callers poll too)."""
-        return self._store.watch(tenant)
+        return self._store.watch(cluster)

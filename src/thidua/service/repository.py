@@ -76,9 +76,9 @@ class Repository:
         )
         return Recorded(aggregate.id, result.stream_version, result.positions)
 
-    def committed(self, tenant: str, aggregate: Entity) -> None:
+    def committed(self, cluster: str, aggregate: Entity) -> None:
         """Keep the aggregate as the log now has it, once its session has committed."""
-        key = (tenant, aggregate.id)
+        key = (cluster, aggregate.id)
         kept = self._kept.get(key)
         if kept is None or kept.version < aggregate.version:
             self._keep(key, aggregate)  # callers only ever get copies
