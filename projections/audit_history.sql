@@ -18,12 +18,16 @@ CREATE TABLE IF NOT EXISTS audit_history (
     role           text        NOT NULL,
     reason         text,
     recorded_at    timestamptz NOT NULL,  -- when the log took it
-    occurred_at    timestamptz NOT NULL,  -- the command's time by the service's clock
+    occurred_at    timestamptz NOT NULL,  -- when it happened (the day given, else the clock)
     correlation_id text        NOT NULL,
     causation_id   text,
     request_id     text,
     PRIMARY KEY (tenant_id, generation, position)
 );
+-- Added in place (nullable, so a running older version keeps writing): the command as the
+-- API names it, and the unit the actor acted for. Version 3 of the projection fills them.
+ALTER TABLE audit_history ADD COLUMN IF NOT EXISTS command text;
+ALTER TABLE audit_history ADD COLUMN IF NOT EXISTS acting_unit text;
 CREATE INDEX IF NOT EXISTS audit_history_by_unit
     ON audit_history (tenant_id, generation, unit, position);
 CREATE INDEX IF NOT EXISTS audit_history_by_actor

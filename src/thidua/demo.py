@@ -158,23 +158,34 @@ async def ensure_template(service: Emulation) -> None:
     await service.handle(sender(CITY_LOG, CITY_BOARD), c.PublishTemplate(TEMPLATE, CITY_CRITERIA))
 
 
-async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -> None:
+LATE = "Nhập lại hồ sơ giấy của năm thi đua"  # the reason a year entered after the fact gives
+
+
+async def play_year(
+    service: Emulation, clock: Calendar, cluster: DemoCluster, after_the_fact: bool = False
+) -> None:
+    """The year played live (the clock moves with it), or entered after the fact: the
+    clock stays where it is and every command carries the day it happened, and a reason."""
     rng = random.Random(cluster.seed)
     units = [code for code, _ in cluster.units]
     leader, deputies = units[0], units[1 : 1 + cluster.deputies]
     secretary = Actor("Phòng Thi đua cơ quan thường trực", Role.SECRETARIAT, leader)
+    days = Calendar(clock()) if after_the_fact else clock  # the day things happen
 
     async def run(command: c.Command, actor: Actor = secretary, reason: str | None = None) -> None:
+        if after_the_fact:
+            command = replace(command, occurred_on=days().date())
+            reason = reason or LATE
         await service.handle(sender(cluster.code, actor, reason), command)
 
     def unit_as(unit: str, role: Role) -> Actor:
         return Actor(f"Cán bộ {unit}", role, unit)
 
-    clock.on(date(YEAR, 1, 10))
+    days.on(date(YEAR, 1, 10))
     members = tuple(c.MemberGiven(code, name, date(YEAR, 1, 1)) for code, name in cluster.units)
     await run(c.OpenYear(YEAR, members, leader, tuple(deputies)), CITY_BOARD)
 
-    clock.on(date(YEAR, 2, 20))  # the conference: criteria and pledge
+    days.on(date(YEAR, 2, 20))  # the conference: criteria and pledge
     await run(c.AdoptCriteria(YEAR, TEMPLATE, "2025.1", amended(CITY_CRITERIA)))
     commitments = ("Hoàn thành xuất sắc nhiệm vụ chính trị được giao", "Đẩy mạnh chuyển đổi số")
     targets = (
@@ -185,16 +196,16 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
     for unit in units:
         await run(c.SignPledge(YEAR, unit), unit_as(unit, Role.MEMBER_HEAD))
 
-    clock.on(date(YEAR, 3, 25))  # registration of topics and new models
+    days.on(date(YEAR, 3, 25))  # registration of topics and new models
     for unit in units:
         title = f"Mô hình mới: số hoá hồ sơ thi đua tại {unit}"
         topic = c.RegisterTopic(YEAR, unit, f"mo-hinh-{unit}", TopicKind.NEW_MODEL, title)
         await run(topic, unit_as(unit, Role.MEMBER_OFFICER))
 
-    clock.on(date(YEAR, 7, 15))
+    days.on(date(YEAR, 7, 15))
     await run(c.RecordMidYearReview(YEAR))
 
-    clock.on(date(YEAR, 11, 25))  # self-assessment
+    days.on(date(YEAR, 11, 25))  # self-assessment
     criteria = amended(CITY_CRITERIA)
     for position, unit in enumerate(units):
         for criterion in criteria.scorable().values():
@@ -207,7 +218,7 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
             await run(scored, unit_as(unit, Role.MEMBER_OFFICER))
         await run(c.SubmitSelfAssessment(YEAR, unit), unit_as(unit, Role.MEMBER_HEAD))
 
-    clock.on(date(YEAR, 12, 5))  # cross-inspection: the second unit checks the third
+    days.on(date(YEAR, 12, 5))  # cross-inspection: the second unit checks the third
     inspector, inspected = units[1], units[2]
     await run(c.AssignInspection(YEAR, "kiem-tra-cheo-2025", inspector, (inspected,)))
     checker = unit_as(inspector, Role.CROSS_INSPECTOR)
@@ -224,31 +235,31 @@ async def play_year(service: Emulation, clock: Calendar, cluster: DemoCluster) -
         c.AnswerFinding(YEAR, inspected, "A2", answer), unit_as(inspected, Role.MEMBER_OFFICER)
     )
 
-    clock.on(date(YEAR, 12, 15))
+    days.on(date(YEAR, 12, 15))
     for unit in units:
         note = "Đã triển khai và đánh giá hiệu quả"
         await run(c.MarkTopic(YEAR, f"mo-hinh-{unit}", unit != units[-1], note))
     await run(c.Finalise(YEAR))
 
-    clock.on(date(YEAR, 12, 22))  # the year-end meeting: attendance, secret ballot, rotation
+    days.on(date(YEAR, 12, 22))  # the year-end meeting: attendance, secret ballot, rotation
     result = await service.year(cluster.code, YEAR)
     first = result.current_result().layers[RANKING_LAYER].ranking.first
     assert first is not None, "the demo's scores leave one unit first"
     meeting = "tong-ket-2025"
-    await run(c.ConveneMeeting(YEAR, meeting, "Hội nghị tổng kết năm 2025", clock().date()))
+    await run(c.ConveneMeeting(YEAR, meeting, "Hội nghị tổng kết năm 2025", days().date()))
     present = tuple(units[:-1])
     await run(c.RecordAttendance(YEAR, meeting, present))
     await run(c.OpenBallot(YEAR, meeting, first, "Suy tôn đơn vị dẫn đầu cụm"))
     await run(c.RecordTally(YEAR, meeting, len(present) - 1, 1, 0))
 
-    clock.on(date(YEAR + 1, 1, 8))  # proposals to the city, from the finalised result
+    days.on(date(YEAR + 1, 1, 8))  # proposals to the city, from the finalised result
     ranking = result.current_result().layers[RANKING_LAYER].ranking.places
     others = tuple(p.unit for p in ranking if p.unit != first)
     quota = len(units) * 3 // 10
     documents = ("Tờ trình số 01/TTr-CTĐ", "Biên bản hội nghị tổng kết", "Báo cáo thành tích")
     await run(c.Propose(YEAR, "co-thi-dua-2025", Award.FLAG, (first,), documents))
     await run(c.Propose(YEAR, "bang-khen-2025", Award.CERTIFICATE, others[:quota], documents))
-    await run(c.RotateLeadership(YEAR, deputies[0], clock().date(), (units[2],)))
+    await run(c.RotateLeadership(YEAR, deputies[0], days().date(), (units[2],)))
 
 
 def _demo_points(rng: random.Random, c: Criterion, strength: float) -> Decimal | None:

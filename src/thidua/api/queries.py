@@ -114,17 +114,17 @@ class Year:
     def status(self) -> str:
         return self.aggregate.status.value
 
-    @strawberry.field
+    @strawberry.field(description="Cụm trưởng hôm nay (luân phiên có hiệu lực từ ngày của nó)")
     def leader(self) -> str:
-        return self.aggregate.leader
+        return self.aggregate.leadership_on(self.today)[0]
 
     @strawberry.field
     def deputies(self) -> list[str]:
-        return list(self.aggregate.deputies)
+        return list(self.aggregate.leadership_on(self.today)[1])
 
     @strawberry.field
     def former_leaders(self) -> list[str]:
-        return list(self.aggregate.former_leaders)
+        return sorted(self.aggregate.context(self.today).former_leaders)
 
     @strawberry.field(description="Thành viên; với `on`, chỉ những đơn vị là thành viên ngày đó")
     def members(self, on: date | None = None) -> list[types.Member]:

@@ -452,7 +452,9 @@ class ResultVersion(YearResult):
         return cls(version=version, **cls.fields_of(result))
 
 
-@strawberry.type
+@strawberry.type(
+    description="Một thay đổi: khi việc xảy ra (occurredAt) và khi được ghi (recordedAt)"
+)
 class AuditEntry:
     position: int
     stream_id: str
@@ -472,6 +474,8 @@ class AuditEntry:
     correlation_id: str | None
     causation_id: str | None
     request_id: str | None
+    command: str | None = strawberry.field(description="Lệnh, như API gọi tên (selfScore...)")
+    acting_unit: str | None = strawberry.field(description="Đơn vị người thực hiện đại diện")
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> "AuditEntry":

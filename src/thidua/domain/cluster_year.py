@@ -97,9 +97,13 @@ class ClusterYear(Entity):
         self.year = year
         self.members = {m["unit"]: Membership.from_json(m) for m in members}
         self.past_memberships: list[Membership] = []  # ended periods of units that rejoined
-        self.leader = leader
+        self.leader = leader  # as last recorded; rights follow `leadership_on(day)`
         self.deputies = list(deputies)
-        self.former_leaders = list(former_leaders)
+        self.former_leaders = list(former_leaders)  # the years before, and rotated out
+        # Each leadership and the day it takes effect, in the order recorded.
+        self.leaderships: list[tuple[date, str, list[str]]] = [
+            (date(year, 1, 1), leader, list(deputies))
+        ]
         self.rules = YearRules.from_stored(rules, YearRules())
         self.criteria: list[dict[str, Any]] = []  # adopted versions, in order
         self.inspections: dict[str, dict[str, Any]] = {}
@@ -116,11 +120,28 @@ class ClusterYear(Entity):
     def members_on(self, day: date) -> frozenset[str]:
         return current_members(self.members, day, self.past_memberships)
 
+    def leadership_on(self, day: date) -> tuple[str, list[str]]:
+        """The leader and deputies in office on this day: a rotation takes effect on its day."""
+        in_force = [
+            (on, leader, deputies) for on, leader, deputies in self.leaderships if on <= day
+        ]
+        _, leader, deputies = max(in_force or self.leaderships[:1], key=lambda entry: entry[0])
+        return leader, deputies
+
     def context(self, day: date) -> YearContext:
-        pairs = {(i["inspector"], unit) for i in self.inspections.values() for unit in i["units"]}
+        """Who may do what on this day: its leader, members and inspections then."""
+        leader, _ = self.leadership_on(day)
+        rotated_out = {past for on, past, _ in self.leaderships if on <= day and past != leader}
+        pairs = {
+            (i["inspector"], unit)
+            for i in self.inspections.values()
+            if i.get("on") is None or date.fromisoformat(i["on"]) <= day
+            for unit in i["units"]
+        }
+        before = {u for u in self.former_leaders if u != leader}
         return YearContext(
-            leader=self.leader,
-            former_leaders=frozenset(self.former_leaders),
+            leader=leader,
+            former_leaders=frozenset(before | rotated_out),
             members=self.members_on(day),
             inspected_by=frozenset(pairs),
         )
@@ -185,7 +206,7 @@ class ClusterYear(Entity):
             self.deputies.remove(membership["unit"])
 
     def rotate_leadership(self, leader: str, deputies: list[str], on: date) -> None:
-        """The rotation agreed at the year-end meeting: in force at once."""
+        """The rotation agreed at the year-end meeting: in force from its day (`on`)."""
         check_leadership(leader, deputies, self.members_on(on))
         self._rotated(leader=leader, deputies=deputies, on=on)
 
@@ -194,6 +215,7 @@ class ClusterYear(Entity):
         if self.leader != leader and self.leader not in self.former_leaders:
             self.former_leaders.append(self.leader)
         self.leader, self.deputies = leader, list(deputies)
+        self.leaderships.append((on, leader, list(deputies)))
 
     def set_rules(self, rules: YearRules) -> None:
         self.check_open()
@@ -276,11 +298,19 @@ class ClusterYear(Entity):
             raise InvalidState(
                 "INSPECTION_EXISTS", f"Đợt kiểm tra {inspection_id} đã được phân công."
             )
-        self._inspection_assigned(inspection_id=inspection_id, inspector=inspector, units=units)
+        self._inspection_assigned(
+            inspection_id=inspection_id, inspector=inspector, units=units, on=on
+        )
 
     @event("InspectionAssigned")
-    def _inspection_assigned(self, inspection_id: str, inspector: str, units: list[str]) -> None:
-        self.inspections[inspection_id] = {"inspector": inspector, "units": list(units)}
+    def _inspection_assigned(
+        self, inspection_id: str, inspector: str, units: list[str], on: date | None = None
+    ) -> None:
+        """In force from its day (`on`; assignments recorded before it had one: the year)."""
+        assigned = {"inspector": inspector, "units": list(units)}
+        if on is not None:
+            assigned["on"] = on.isoformat()
+        self.inspections[inspection_id] = assigned
 
     # Meetings and secret ballots.
 

@@ -9,7 +9,7 @@ and refusals are recorded under that same name.
 
 import dataclasses
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -48,10 +48,15 @@ RightsYear = Literal["this", "previous", "none"]
 
 @dataclass(frozen=True)
 class Command:
-    """The base of every command: checked when made, named as the API names it."""
+    """The base of every command: checked when made, named as the API names it.
+
+    `occurred_on` is the day it happened (a conference, a signature on paper, a tally
+    counted at a meeting), given by whoever records it; without it, the day it is
+    recorded. Rights, deadlines and standings follow that day (`domain.days`)."""
 
     action: ClassVar[Action]
     rights_year: ClassVar[RightsYear] = "this"
+    occurred_on: date | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -33,6 +33,8 @@ COLUMNS = (
     ("correlation_id", "text"),
     ("causation_id", "text"),
     ("request_id", "text"),
+    ("command", "text"),
+    ("acting_unit", "text"),
 )
 
 
@@ -137,7 +139,7 @@ def _json_field(text: str | None, key: str) -> Any:
 
 class AuditProjection:
     name = "audit_history"
-    version = 2  # 2: a refusal carries the criteria its command named
+    version = 3  # 2: a refusal carries its criteria; 3: the command and the acting unit
     tables: tuple[str, ...] = ("audit_history",)
 
     def new_state(self) -> "AuditState":
@@ -177,6 +179,8 @@ class AuditState:
                 meta["correlation_id"],
                 meta.get("causation_id"),
                 meta.get("request_id"),
+                meta.get("command"),
+                meta.get("unit"),
             )
         )
 

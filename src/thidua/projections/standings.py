@@ -185,7 +185,7 @@ class YearState:
 
 class StandingsProjection:
     name = NAME
-    version = 1
+    version = 2  # 2: the day is the latest day anything happened, not the last recorded
     tables: tuple[str, ...] = (
         "standings",
         "year_results",
@@ -225,7 +225,9 @@ class StandingsState:
             unit = fact.stream_id.split("/")[2]
             state.cards[unit] = fact.event.mutate(state.cards.get(unit))
             self._dated(fact, number, unit)
-        day = local_day(fact.record.occurred_at)
+        # Standings are for the latest day anything happened: a fact entered late, about an
+        # earlier day, does not move them back in time.
+        day = max(local_day(fact.record.occurred_at), state.day or date.min)
         if day != state.day:
             state.day = day
             self.days.set((number,), (day,), fact.position)

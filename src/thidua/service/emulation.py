@@ -19,6 +19,7 @@ from typing import Any
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.commands import Command
 from thidua.domain.criteria import CriteriaTemplate
+from thidua.domain.days import business_day, moment_of
 from thidua.domain.errors import DomainError, NotFound
 from thidua.domain.pledge import Pledge
 from thidua.domain.refusal import RefusedAttempt
@@ -29,7 +30,7 @@ from thidua.service.envelope import Envelope, Recorded, local_day, utc_now
 from thidua.service.handlers import CITY_LOG, CITY_NAME, HANDLERS, UnitOfWork
 from thidua.service.repository import Repository, read_version
 from thidua.store.errors import ConcurrencyConflict
-from thidua.store.eventstore import EventStore
+from thidua.store.eventstore import EventStore, Session
 
 __all__ = ["CITY_LOG", "CITY_NAME", "Emulation"]
 
@@ -83,7 +84,7 @@ class Emulation:
                 prior = await session.recorded_for(envelope.idempotency_key)
                 if prior is not None:
                     return Recorded(*prior)
-            uow = UnitOfWork(self.store, session, self.repo, at, local_day(at))
+            uow = self._unit_of_work(session, envelope, command, at)
             context = await self._rights_context(uow, command)
             uow.actor = authorise(envelope.caller, command.action, context, command.about)
             decided = await HANDLERS[type(command)](command, uow)
@@ -93,13 +94,24 @@ class Emulation:
             expected = envelope.expected_version
             if expected is not None and expected != read_version(aggregate):
                 raise ConcurrencyConflict(aggregate.id, expected, read_version(aggregate))
-            metadata = envelope.metadata(uow.actor, at, getattr(command, "reason", None))
+            metadata = envelope.metadata(
+                uow.actor, uow.at, getattr(command, "reason", None), command.command_name()
+            )
             recorded = await self.repo.save(
                 session, metadata, aggregate, guards, envelope.idempotency_key
             )
         if recorded.version == aggregate.version:
             self.repo.committed(cluster, aggregate)
         return recorded
+
+    def _unit_of_work(
+        self, session: Session, envelope: Envelope, command: Command, at: datetime
+    ) -> UnitOfWork:
+        """The command's day is the day it happened (checked), and its moment with it."""
+        year = getattr(command, "year", None)
+        reason = envelope.reason or getattr(command, "reason", None)
+        day = business_day(command.occurred_on, local_day(at), year, reason)
+        return UnitOfWork(self.store, session, self.repo, moment_of(day, at), day)
 
     async def _rights_context(self, uow: UnitOfWork, command: Command) -> YearContext:
         """The year whose leader, members and assignments decide the right."""
@@ -137,7 +149,7 @@ class Emulation:
             message=refusal.message,
             target=target,
         )
-        metadata = envelope.metadata(refused_as(envelope, refusal), at or self.clock())
+        metadata = envelope.metadata(refused_as(envelope, refusal), at or self.clock(), None, name)
         async with self.store.session(cluster) as session:
             await self.repo.save(session, metadata, attempt)
 

@@ -27,9 +27,17 @@ class Envelope:
     request_id: str | None = None
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
-    def metadata(self, actor: Actor | None, at: datetime, reason: str | None = None) -> Metadata:
-        """Who did it (a caller with no role at all is recorded with none), why, when."""
+    def metadata(
+        self,
+        actor: Actor | None,
+        at: datetime,
+        reason: str | None = None,
+        command: str | None = None,
+    ) -> Metadata:
+        """Who did it (a caller with no role at all is recorded with none), in which
+        command, why, and when it happened (the log adds when it was recorded)."""
         return Metadata(
+            command=command,
             actor=self.caller.person,
             role=actor.role.value if actor else "",
             unit=self.caller.unit,

@@ -159,12 +159,38 @@ _on_year(
     ),
 )
 _on_year(c.ConveneMeeting, lambda cmd, y, _: y.convene(cmd.meeting_id, cmd.title, cmd.held_on))
+
+
+def not_before(day: date, since: date, what: str) -> None:
+    """A fact cannot have happened before what it depends on."""
+    if day < since:
+        raise RuleViolation(
+            "BEFORE_ITS_CAUSE",
+            f"Ngày {day:%d/%m/%Y} sớm hơn {what} ({since:%d/%m/%Y}) mà việc này dựa vào.",
+        )
+
+
+def _at_meeting(change: YearChange) -> YearChange:
+    """A change made at a meeting: not before the day the meeting was held."""
+
+    def at_meeting(cmd: Any, year: ClusterYear, uow: UnitOfWork) -> None:
+        not_before(uow.today, year.meeting(cmd.meeting_id).held_on, "ngày họp")
+        change(cmd, year, uow)
+
+    return at_meeting
+
+
 _on_year(
-    c.RecordAttendance, lambda cmd, y, _: y.record_attendance(cmd.meeting_id, list(cmd.present))
+    c.RecordAttendance,
+    _at_meeting(lambda cmd, y, _: y.record_attendance(cmd.meeting_id, list(cmd.present))),
 )
-_on_year(c.OpenBallot, lambda cmd, y, _: y.open_ballot(cmd.meeting_id, cmd.candidate, cmd.question))
 _on_year(
-    c.RecordTally, lambda cmd, y, _: y.record_tally(cmd.meeting_id, cmd.yes, cmd.no, cmd.blank)
+    c.OpenBallot,
+    _at_meeting(lambda cmd, y, _: y.open_ballot(cmd.meeting_id, cmd.candidate, cmd.question)),
+)
+_on_year(
+    c.RecordTally,
+    _at_meeting(lambda cmd, y, _: y.record_tally(cmd.meeting_id, cmd.yes, cmd.no, cmd.blank)),
 )
 _on_year(c.Reopen, lambda cmd, y, _: y.reopen(cmd.reason))
 
@@ -300,6 +326,7 @@ async def finalise(cmd: c.Finalise, uow: UnitOfWork) -> Decision:
 @handles(c.Propose)
 async def propose(cmd: c.Propose, uow: UnitOfWork) -> Decision:
     year, guards, facts = uow.year, [], {}
+    not_before(uow.today, year.current_result().on, "ngày chốt kết quả")
     if cmd.award is Award.FLAG:
         pledge = await uow.pledge(cmd.year)
         guards.append((pledge.id, pledge.version))

@@ -19,13 +19,15 @@ class Metadata:
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str | None = None
     request_id: str | None = None
-    # When the command ran by the service's clock (the demo's and tests' simulated days);
-    # recorded_at is when the log took it. In service the two differ by milliseconds.
+    # When it happened: the day given by whoever recorded it (noon in Hanoi when only the
+    # day is known), else the service's clock; recorded_at is when the log took it.
     occurred_at: datetime | None = None
+    command: str | None = None  # as the API names it: selfScore, finalise...
 
     def to_json(self) -> dict[str, str | None]:
-        """The stored form: every text in NFC."""
-        return {
+        """The stored form: every text in NFC; the command's name where there is one."""
+        named = {} if self.command is None else {"command": self.command}
+        return named | {
             "actor": nfc(self.actor),
             "role": nfc(self.role),
             "reason": None if self.reason is None else nfc(self.reason),
@@ -47,6 +49,7 @@ class Metadata:
             causation_id=data.get("causation_id"),
             request_id=data.get("request_id"),
             occurred_at=_datetime(data.get("occurred_at")),
+            command=data.get("command"),
         )
 
 
