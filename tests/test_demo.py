@@ -1,4 +1,4 @@
-"""`thidua demo` registers the clusters of DOMAIN.md and plays their year, once."""
+"""`thidua demo` registers the clusters of docs/domain.md and plays their year, once."""
 
 import json
 import os

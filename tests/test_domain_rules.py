@@ -1,4 +1,4 @@
-"""The pure domain against DOMAIN.md's rules: no database, no fixtures, concrete numbers.
+"""The pure domain against docs/domain.md's rules: no database, no fixtures, concrete numbers.
 
 Aggregates are built directly; every refusal is checked by its stable code and by the fact
 that the aggregate is left exactly as it was (no new event, same state).

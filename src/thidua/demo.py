@@ -1,4 +1,4 @@
-"""The demo clusters of DOMAIN.md, each playing a whole year (2025) through the real commands.
+"""The demo clusters of docs/domain.md, each playing a whole year (2025) through the real commands.
 
 Criteria from the city's template with a cluster's amendments, signed pledges, new models,
 self scores, a cross-inspection that lowers a score (and an inspector refused on its own

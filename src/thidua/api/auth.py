@@ -2,7 +2,7 @@
 
 A token may cover several clusters and carry several roles; the cluster is checked first
 (a cluster the token does not cover is refused before anything is read), then the role
-rights of DOMAIN.md, through the domain's own `authorise` with all of the caller's roles.
+rights of docs/domain.md, through the domain's own `authorise` with all of the caller's roles.
 """
 
 from thidua.api.tokens import Principal

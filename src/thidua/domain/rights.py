@@ -1,4 +1,4 @@
-"""Who may do what (DOMAIN.md), decided by one pure function."""
+"""Who may do what (docs/domain.md), decided by one pure function."""
 
 from dataclasses import dataclass
 from enum import StrEnum

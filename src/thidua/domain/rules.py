@@ -1,4 +1,4 @@
-"""The rules a cluster-year sets, with DOMAIN.md's defaults, and the pure checks that use them.
+"""The rules a cluster-year sets, with docs/domain.md's defaults, and the pure checks that use them.
 
 Shares are exact fractions and points exact decimals: never floats. A `YearRules` checks
 itself when it is made, so a value that exists is one every command, ranking and
@@ -244,7 +244,7 @@ class Deadlines:
 
 @dataclass(frozen=True)
 class YearRules:
-    """Per cluster-year configuration; the defaults are those of DOMAIN.md. Checked when
+    """Per cluster-year configuration; the defaults are those of docs/domain.md. Checked when
     made (the ranges are in the module's docstring): RuleViolation INVALID_RULES."""
 
     amendment_share: Fraction = Fraction(30, 100)
