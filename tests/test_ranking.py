@@ -1,4 +1,4 @@
-"""Totals, the floor rule and the tie-break chain, on docs/domain.md's model scorecard; no database."""
+"""Totals, the floor rule and the tie-break chain, on the domain's model scorecard; no database."""
 
 import itertools
 from dataclasses import replace
