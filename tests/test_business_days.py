@@ -68,6 +68,12 @@ async def standings(store: EventStore, code: str) -> list[tuple[Any, ...]]:
     )
 
 
+async def on_day(store: EventStore, code: str, day: date) -> list[tuple[Any, ...]]:
+    async with store.transaction(code) as conn:
+        rows = await reads.standings_on_day(conn, code, YEAR, day)
+    return sorted((r.layer, r.unit, r.rank, r.complete, r.total) for r in rows)
+
+
 async def test_a_year_entered_after_the_fact_is_the_year_played_live(
     projected: EventStore,
 ) -> None:
@@ -83,6 +89,12 @@ async def test_a_year_entered_after_the_fact_is_the_year_played_live(
     assert typed_year.leadership_on(date(YEAR + 1, 1, 8)) == live_year.leadership_on(
         date(YEAR + 1, 1, 8)
     )
+
+    # As of any day, the typed year shows what the live year showed on that day.
+    for day in (date(YEAR, 3, 1), date(YEAR, 11, 30), date(YEAR, 12, 10), date(YEAR, 12, 31)):
+        assert await on_day(projected, typed, day) == await on_day(projected, live, day), day
+    before = await on_day(projected, typed, date(YEAR, 11, 24))  # before any self score
+    assert {total for *_, total in before} == {Decimal(0)}
 
     # Both times, for each fact: the day it happened and the moment it was typed in.
     async with projected.transaction(typed) as conn:

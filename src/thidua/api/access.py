@@ -57,6 +57,7 @@ async def allowed(
     year: YearContext | None,
     unit: str | None = None,
     what: str = "read",  # the field read, as the API names it
+    year_number: int | None = None,  # the year read, so auditors filter its refusals
 ) -> Actor:
     """The caller's actor for this read; a refusal is recorded, then raised. Without the
     year's context, a right no year changes (the audit trail) is decided on any year."""
@@ -66,6 +67,8 @@ async def allowed(
         return authorise(who, action, year or possible_year(who.unit, unit), unit)
     except DomainError as refusal:
         target: dict[str, Any] = {"action": action.value, "unit": unit or ""}
+        if year_number is not None:
+            target["year"] = str(year_number)
         envelope = Envelope(cluster, who, request_id=ctx.request_id)
         await ctx.services.emulation.record(cluster, envelope, what, target, refusal)
         raise

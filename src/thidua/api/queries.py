@@ -72,7 +72,9 @@ class Standing(types.Standing):
     @strawberry.field(description="Phiếu chấm của đơn vị tại cùng thời điểm")
     async def scorecard(self, info: strawberry.Info) -> types.Scorecard:
         ctx = context(info)
-        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, self.context, self.unit, "scorecard")
+        await allowed(
+            ctx, self.cluster, Action.READ_OWN_UNIT, self.context, self.unit, "scorecard", self.year
+        )
         key = (self.cluster, self.year, self.unit, self.position)
         return await asyncio.shield(_scorecards(ctx).load(key))
 
@@ -185,20 +187,27 @@ class Year:
             return None
         return types.PledgeView.of(found)
 
-    @strawberry.field(description="Bảng xếp hạng hiện tại, hoặc tại thời điểm `asOf` / vị trí")
+    @strawberry.field(
+        description="Bảng xếp hạng hiện tại; `asOf`: như hồ sơ được ghi đến thời điểm đó; "
+        "`atPosition`: tại một vị trí của nhật ký; `onDay`: theo những việc đã xảy ra đến hết "
+        "ngày đó, dù được ghi lúc nào"
+    )
     async def standings(
         self,
         info: strawberry.Info,
         layer: types.Layer | None = None,
         as_of: datetime | None = None,
         at_position: int | None = None,
+        on_day: date | None = None,
     ) -> list[Standing]:
         ctx = context(info)
-        if as_of is not None and at_position is not None:
-            raise BadInput("Chỉ nêu một trong hai: asOf hoặc atPosition.")
+        if sum(x is not None for x in (as_of, at_position, on_day)) > 1:
+            raise BadInput("Chỉ nêu một trong ba: asOf, atPosition hoặc onDay.")
         position, year = at_position, self.aggregate.year
         if as_of is not None:
             position, rows = await ctx.services.reads.standings_as_of(self.cluster, year, as_of)
+        elif on_day is not None:
+            rows = await ctx.services.reads.standings_on_day(self.cluster, year, on_day)
         elif position is None:
             rows = await ctx.services.reads.standings(self.cluster, year)
         else:
@@ -213,7 +222,8 @@ class Year:
     ) -> types.Scorecard:
         ctx = context(info)
         year = self.aggregate.context(self.today)
-        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, year, unit, "scorecard")
+        number = self.aggregate.year
+        await allowed(ctx, self.cluster, Action.READ_OWN_UNIT, year, unit, "scorecard", number)
         key = (self.cluster, self.aggregate.year, unit, at_position)
         return await asyncio.shield(_scorecards(ctx).load(key))
 
@@ -288,7 +298,14 @@ class Cluster:
         except NotFound:
             return None
         today = ctx.services.emulation.today()
-        await allowed(ctx, self.code, Action.READ_PUBLISHED, found.context(today), what="year")
+        await allowed(
+            ctx,
+            self.code,
+            Action.READ_PUBLISHED,
+            found.context(today),
+            what="year",
+            year_number=year,
+        )
         return Year(cluster=self.code, aggregate=found, today=today)
 
     @strawberry.field(description="Ai đã thay đổi gì, khi nào, vì sao")

@@ -3,11 +3,12 @@ a time, and the audit history. Each query reads the serving generation only."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.days import HANOI
 from thidua.domain.entity import Entity
 from thidua.domain.pledge import Pledge
 from thidua.domain.scorecard import CardView, Layer
@@ -70,6 +71,58 @@ async def standings_at(conn: Connection, tenant: str, year: int, position: int) 
     cards = await _cards_at(conn, tenant, year, position)
     rows = compute_standings(cluster_year, cards, pledge, day)
     return sorted(rows, key=lambda r: (r.layer, r.rank, r.unit))
+
+
+async def standings_on_day(conn: Connection, tenant: str, year: int, day: date) -> list[Standing]:
+    """The standings as of a business day: what had happened by the end of that day,
+    whenever it was recorded (a year typed in later shows the same as one played live)."""
+    head = STANDING - 1
+    cluster_year = await _replay(conn, tenant, ClusterYear.create_id(year), head, ClusterYear)
+    if cluster_year is None:
+        return []
+    pledge = await _replay(conn, tenant, Pledge.create_id(year), head, Pledge)
+    cards = await _cards_on(conn, tenant, year, datetime.combine(day + timedelta(1), time(), HANOI))
+    rows = compute_standings(cluster_year, cards, pledge, day)
+    return sorted(rows, key=lambda r: (r.layer, r.rank, r.unit))
+
+
+async def _cards_on(
+    conn: Connection, tenant: str, year: int, before: datetime
+) -> dict[str, CardView]:
+    """Each criterion's latest entry that happened before this moment, in every layer, and
+    each unit's submission then (withdrawn by a self score after it, as the domain says)."""
+    entries: dict[str, dict[Layer, dict[str, dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    last_self: dict[str, datetime] = {}
+    for row in await conn.fetch(
+        "SELECT DISTINCT ON (unit, layer, code) unit, layer, code, points, criterion, scored_at"
+        " FROM score_entries"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION} AND year = $2"
+        " AND scored_at < $3 ORDER BY unit, layer, code, scored_at DESC, valid_from DESC",
+        tenant,
+        year,
+        before,
+    ):
+        entry = {"points": row["points"], "criterion": json_object(row["criterion"])}
+        entries[row["unit"]][Layer(row["layer"])][row["code"]] = entry
+        if row["layer"] == Layer.SELF.value:
+            last_self[row["unit"]] = max(
+                row["scored_at"], last_self.get(row["unit"], row["scored_at"])
+            )
+    submitted: dict[str, datetime] = {}
+    for row in await conn.fetch(
+        "SELECT DISTINCT ON (unit) unit, submitted_at FROM submissions"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION} AND year = $2"
+        " AND submitted_at < $3 ORDER BY unit, submitted_at DESC, valid_from DESC",
+        tenant,
+        year,
+        before,
+    ):
+        if row["unit"] not in last_self or last_self[row["unit"]] <= row["submitted_at"]:
+            submitted[row["unit"]] = row["submitted_at"]
+    units = entries.keys() | submitted.keys()
+    return {u: CardView(entries.get(u, {}), submitted.get(u)) for u in units}
 
 
 async def _cards_at(conn: Connection, tenant: str, year: int, position: int) -> dict[str, CardView]:

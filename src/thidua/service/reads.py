@@ -10,7 +10,7 @@ never opens a transaction or names a table.
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from thidua.projections import checkpoints, reads
@@ -32,6 +32,11 @@ class Reads:
         """The standings as the live ones were at a position of the cluster's log."""
         async with self._store.transaction(cluster) as conn:
             return await reads.standings_at(conn, cluster, year, position)
+
+    async def standings_on_day(self, cluster: str, year: int, day: date) -> list[Standing]:
+        """The standings as of a business day, whenever its facts were recorded."""
+        async with self._store.transaction(cluster) as conn:
+            return await reads.standings_on_day(conn, cluster, year, day)
 
     async def standings_as_of(
         self, cluster: str, year: int, moment: datetime
