@@ -2,13 +2,14 @@
 and never once anything moved, for another caller, or for a mutation or a refusal."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from api_client import Api, played, serving, token
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
-from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear
+from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear, SelfScore
 from thidua.domain.rights import Actor, Role
 from thidua.service.emulation import Emulation
 from thidua.service.envelope import Calendar, Envelope
@@ -53,15 +54,33 @@ async def test_a_repeated_query_is_the_same_answer_until_the_log_moves(dsn: str)
 
 
 async def test_each_caller_gets_their_own_answer(dsn: str) -> None:
-    async with serving(dsn) as api:
-        cluster = await played(api, 5)
+    clock = Calendar(datetime(YEAR, 11, 25, 2, tzinfo=UTC))
+    async with serving(dsn, clock) as api:
+        service = Emulation(api.store, clock)
+        await ensure_template(service)
+        cluster = "cum-moi-nguoi-mot-dap-an"
+        await api.store.create_tenant(cluster, "Cụm thử câu trả lời riêng")
+        units = ("dv-1", "dv-2", "dv-3")
+        members = tuple(MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in units)
+        await service.handle(
+            Envelope(cluster, CITY_BOARD.caller()), OpenYear(YEAR, members, "dv-3")
+        )
+        secretariat = Envelope(cluster, Actor("Văn phòng", Role.SECRETARIAT, "dv-3").caller())
+        await service.handle(
+            secretariat, AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
+        )
         answers: list[Any] = []
-        for unit in ("don-vi-1", "don-vi-2"):
+        for unit in ("dv-1", "dv-2"):
+            scorer = Actor(f"Cán bộ {unit}", Role.MEMBER_OFFICER, unit)
+            score = SelfScore(YEAR, unit, "A1", Decimal(20), "Đạt", ("Báo cáo",))
+            await service.handle(Envelope(cluster, scorer.caller()), score)
+        for unit in ("dv-1", "dv-2"):
             officer = token(dsn, f"Cán bộ {unit}", [cluster], Role.MEMBER_OFFICER, unit)
             body = (await get(api, cluster, officer)).json()
             answers.append([r["unit"] for r in body["data"]["cluster"]["year"]["standings"]])
-        # A unit's self-assessment is its draft: each officer sees only their own row.
-        assert answers == [["don-vi-1"], ["don-vi-2"]]
+        # Neither has submitted, so each self-assessment is a draft: each officer sees
+        # only their own row.
+        assert answers == [["dv-1"], ["dv-2"]]
 
 
 async def test_a_refused_read_runs_and_is_recorded_every_time(dsn: str) -> None:

@@ -5,7 +5,7 @@ connection. Every field asks `allowed` first; scorecards batch through a DataLoa
 import asyncio
 import base64
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -18,9 +18,10 @@ from thidua.api.context import Context
 from thidua.api.errors import BadInput
 from thidua.api.tokens import ALL_CLUSTERS
 from thidua.domain.cluster_year import ClusterYear
+from thidua.domain.drafts import Reader
 from thidua.domain.errors import Forbidden, NotFound
+from thidua.domain.results import YearResult as DomainYearResult
 from thidua.domain.rights import Action, YearContext
-from thidua.domain.scorecard import Layer
 from thidua.projections.reads import AuditFilter
 from thidua.projections.standings import Standing as StandingRow
 
@@ -79,22 +80,27 @@ class Standing(types.Standing):
         return await asyncio.shield(_scorecards(ctx).load(key))
 
 
+def reader(ctx: Context, context: YearContext) -> Reader:
+    """Whether the caller may read a unit's drafts: its own unit, the units it inspects,
+    every unit for the secretariat, the city board and auditors. Every read of scores
+    hands it to the service, which shapes its answer by it (`domain/drafts.py`): a unit's
+    self-assessment is its draft until its head submits it."""
+    viewer = ctx.caller()
+    return lambda unit: permits(viewer, Action.READ_OWN_UNIT, context, unit)
+
+
 def standings_of(
-    ctx: Context,
     rows: list[StandingRow],
     cluster: str,
     context: YearContext,
     position: int | None,
     layer: types.Layer | None,
 ) -> list[Standing]:
-    """The rows asked for; a unit's self-assessment is its draft, shown only to those who
-    may read that unit's drafts."""
-    viewer = ctx.caller()
+    """The rows asked for, of standings already shaped for the caller (`reader`)."""
     return [
         Standing(**vars(types.Standing.of(r)), cluster=cluster, context=context, position=position)
         for r in rows
-        if (layer is None or r.layer == layer.value)
-        and (r.layer != Layer.SELF or permits(viewer, Action.READ_OWN_UNIT, context, r.unit))
+        if layer is None or r.layer == layer.value
     ]
 
 
@@ -160,24 +166,52 @@ class Year:
     def proposals(self) -> list[types.Proposal]:
         return types.proposals(self.aggregate)
 
-    @strawberry.field(description="Kết quả sơ kết giữa năm")
-    def mid_year_review(self) -> types.YearResult | None:
+    async def _published(
+        self,
+        info: strawberry.Info,
+        kind: Literal["mid_year", "final"],
+        version: int,
+        recorded: DomainYearResult,
+    ) -> DomainYearResult:
+        """A recorded result as the caller may see it (`reader`)."""
+        ctx = context(info)
+        shown = reader(ctx, self.aggregate.context(self.today))
+        year = self.aggregate.year
+        return await ctx.services.reads.result(self.cluster, year, kind, version, recorded, shown)
+
+    @strawberry.field(
+        description="Kết quả sơ kết giữa năm; bản tự chấm chưa nộp lúc sơ kết chỉ hiện với "
+        "người được đọc bản nháp của đơn vị"
+    )
+    async def mid_year_review(self, info: strawberry.Info) -> types.YearResult | None:
         review = self.aggregate.mid_year_review
-        return None if review is None else types.YearResult.of(review)
+        if review is None:
+            return None
+        return types.YearResult.of(await self._published(info, "mid_year", 1, review))
 
     @strawberry.field(description="Các phiên bản kết quả đã chốt, theo số phiên bản")
-    def results(self) -> list[types.ResultVersion]:
+    async def results(self, info: strawberry.Info) -> list[types.ResultVersion]:
         found = sorted(self.aggregate.results.items())
-        return [types.ResultVersion.of_version(version, result) for version, result in found]
+        return [
+            types.ResultVersion.of_version(
+                version, await self._published(info, "final", version, result)
+            )
+            for version, result in found
+        ]
 
     @strawberry.field(
         description="Một phiên bản kết quả đã chốt; không nêu `version`: phiên bản mới nhất"
     )
-    def result(self, version: int | None = None) -> types.ResultVersion | None:
+    async def result(
+        self, info: strawberry.Info, version: int | None = None
+    ) -> types.ResultVersion | None:
         kept = self.aggregate.results
         number = max(kept, default=0) if version is None else version
         found = kept.get(number)
-        return None if found is None else types.ResultVersion.of_version(number, found)
+        if found is None:
+            return None
+        shown = await self._published(info, "final", number, found)
+        return types.ResultVersion.of_version(number, shown)
 
     @strawberry.field
     async def pledge(self, info: strawberry.Info) -> types.PledgeView | None:
@@ -190,7 +224,8 @@ class Year:
     @strawberry.field(
         description="Bảng xếp hạng hiện tại; `asOf`: như hồ sơ được ghi đến thời điểm đó; "
         "`atPosition`: tại một vị trí của nhật ký; `onDay`: theo những việc đã xảy ra đến hết "
-        "ngày đó, dù được ghi lúc nào"
+        "ngày đó, dù được ghi lúc nào. Bản tự chấm chưa nộp chỉ hiện và chỉ được tính với "
+        "người được đọc bản nháp của đơn vị"
     )
     async def standings(
         self,
@@ -204,17 +239,17 @@ class Year:
         if sum(x is not None for x in (as_of, at_position, on_day)) > 1:
             raise BadInput("Chỉ nêu một trong ba: asOf, atPosition hoặc onDay.")
         position, year = at_position, self.aggregate.year
+        now = self.aggregate.context(self.today)
+        shown, reads = reader(ctx, now), ctx.services.reads
         if as_of is not None:
-            position, rows = await ctx.services.reads.standings_as_of(self.cluster, year, as_of)
+            position, rows = await reads.standings_as_of(self.cluster, year, as_of, shown)
         elif on_day is not None:
-            rows = await ctx.services.reads.standings_on_day(self.cluster, year, on_day)
+            rows = await reads.standings_on_day(self.cluster, year, on_day, shown)
         elif position is None:
-            rows = await ctx.services.reads.standings(self.cluster, year)
+            rows = await reads.standings(self.cluster, year, shown)
         else:
-            rows = await ctx.services.reads.standings_at(self.cluster, year, position)
-        return standings_of(
-            ctx, rows, self.cluster, self.aggregate.context(self.today), position, layer
-        )
+            rows = await reads.standings_at(self.cluster, year, position, shown)
+        return standings_of(rows, self.cluster, now, position, layer)
 
     @strawberry.field(description="Phiếu chấm của một đơn vị, hiện tại hoặc tại một vị trí")
     async def scorecard(

@@ -17,7 +17,7 @@ import strawberry
 from thidua.api import types
 from thidua.api.access import allowed, cluster_of, context
 from thidua.api.context import Context
-from thidua.api.queries import Standing, _year, standings_of
+from thidua.api.queries import Standing, _year, reader, standings_of
 from thidua.api.tokens import Unauthenticated
 from thidua.domain.rights import Action
 from thidua.projections.reads import AuditFilter
@@ -75,10 +75,12 @@ class Subscription:
             cluster_year.context(today),
             what="standingsChanged",
         )
+        now = cluster_year.context(today)
+        drafts = reader(ctx, now)
         shown: list[Standing] | None = None
         async for head in _wakes(ctx, cluster):
-            rows = await ctx.services.reads.standings(cluster, year)
-            found = standings_of(ctx, rows, cluster, cluster_year.context(today), None, layer)
+            rows = await ctx.services.reads.standings(cluster, year, drafts)
+            found = standings_of(rows, cluster, now, None, layer)
             if found != shown:
                 shown = found
                 yield StandingsUpdate(position=head, standings=found)

@@ -63,6 +63,9 @@ class ScoredCard(Protocol):
     """What standings read from a scorecard: the aggregate, or its projected rows."""
 
     @property
+    def entries(self) -> Entries: ...
+
+    @property
     def submitted_at(self) -> datetime | None: ...
 
     def points(self, layer: Layer) -> dict[str, Decimal]: ...

@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.days import HANOI
+from thidua.domain.drafts import Reader, hidden, hidden_in, published_result
 from thidua.domain.entity import Entity
 from thidua.domain.pledge import Pledge
+from thidua.domain.results import YearResult
 from thidua.domain.scorecard import CardView, Layer
 from thidua.projections.audit import AuditProjection
 from thidua.projections.facts import Fact
@@ -29,15 +31,28 @@ _ORDER = "ORDER BY layer, rank, unit"
 T = TypeVar("T", bound=Entity)
 
 
-async def standings(conn: Connection, tenant: str, year: int) -> list[Standing]:
-    """The live standings of a cluster-year, every layer, best first."""
+async def standings(
+    conn: Connection, tenant: str, year: int, reader: Reader | None = None
+) -> list[Standing]:
+    """The live standings of a cluster-year, every layer, best first; with a reader, as
+    it may see them (`drafts.published_result`)."""
     rows = await conn.fetch(
         f"SELECT * FROM standings WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
         f" AND year = $2 {_ORDER}",
         tenant,
         year,
     )
-    return [Standing.from_record(r) for r in rows]
+    found = [Standing.from_record(r) for r in rows]
+    if not hidden({s.unit: s.submitted_at for s in found}, reader):
+        return found
+    # Drafts the reader may not read stand behind these rows: the standings are computed
+    # again without them, from the inputs at the position the rows were computed at.
+    position = await conn.fetchval(
+        "SELECT position FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2",
+        tenant,
+        NAME,
+    )
+    return await standings_at(conn, tenant, year, position, reader)
 
 
 async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
@@ -54,8 +69,11 @@ async def _replay(
     return aggregate if isinstance(aggregate, kind) else None
 
 
-async def standings_at(conn: Connection, tenant: str, year: int, position: int) -> list[Standing]:
-    """The standings as they were at a position: what the live projection showed then."""
+async def standings_at(
+    conn: Connection, tenant: str, year: int, position: int, reader: Reader | None = None
+) -> list[Standing]:
+    """The standings as they were at a position: what the live projection showed then
+    (with a reader, as it may see them: whose self-assessment was a draft then)."""
     cluster_year = await _replay(conn, tenant, ClusterYear.create_id(year), position, ClusterYear)
     if cluster_year is None:
         return []
@@ -69,11 +87,13 @@ async def standings_at(conn: Connection, tenant: str, year: int, position: int) 
     )
     pledge = await _replay(conn, tenant, Pledge.create_id(year), position, Pledge)
     cards = await _cards_at(conn, tenant, year, position)
-    rows = compute_standings(cluster_year, cards, pledge, day)
+    rows = compute_standings(cluster_year, cards, pledge, day, reader)
     return sorted(rows, key=lambda r: (r.layer, r.rank, r.unit))
 
 
-async def standings_on_day(conn: Connection, tenant: str, year: int, day: date) -> list[Standing]:
+async def standings_on_day(
+    conn: Connection, tenant: str, year: int, day: date, reader: Reader | None = None
+) -> list[Standing]:
     """The standings as of a business day: what had happened by the end of that day,
     whenever it was recorded (a year typed in later shows the same as one played live)."""
     head = STANDING - 1
@@ -82,7 +102,7 @@ async def standings_on_day(conn: Connection, tenant: str, year: int, day: date) 
         return []
     pledge = await _replay(conn, tenant, Pledge.create_id(year), head, Pledge)
     cards = await _cards_on(conn, tenant, year, datetime.combine(day + timedelta(1), time(), HANOI))
-    rows = compute_standings(cluster_year, cards, pledge, day)
+    rows = compute_standings(cluster_year, cards, pledge, day, reader)
     return sorted(rows, key=lambda r: (r.layer, r.rank, r.unit))
 
 
@@ -123,6 +143,36 @@ async def _cards_on(
             submitted[row["unit"]] = row["submitted_at"]
     units = entries.keys() | submitted.keys()
     return {u: CardView(entries.get(u, {}), submitted.get(u)) for u in units}
+
+
+async def recorded_result(
+    conn: Connection, tenant: str, year: int, kind: str, version: int, reader: Reader | None
+) -> YearResult | None:
+    """A recorded result (`kind` mid_year or final, its version) as the reader may see it:
+    computed again, with the same function, from the year and the scores as they stood
+    where it was recorded, without the drafts the reader may not read (those of units
+    that had not submitted then). None when the projection has not recorded it yet."""
+    row = await conn.fetchrow(
+        "SELECT result, position FROM year_results"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION}"
+        " AND year = $2 AND kind = $3 AND version = $4",
+        tenant,
+        year,
+        kind,
+        version,
+    )
+    if row is None:
+        return None
+    recorded = YearResult.from_json(json_object(row["result"]))
+    if not hidden_in(recorded, reader):
+        return recorded
+    position = row["position"]
+    cluster_year = await _replay(conn, tenant, ClusterYear.create_id(year), position, ClusterYear)
+    if cluster_year is None:
+        return None
+    cards = await _cards_at(conn, tenant, year, position)
+    every = {u: cards.get(u) or CardView({}) for u in cluster_year.members_on(recorded.on)}
+    return published_result(cluster_year, every, recorded.on, reader)
 
 
 async def _cards_at(conn: Connection, tenant: str, year: int, position: int) -> dict[str, CardView]:

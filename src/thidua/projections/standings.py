@@ -17,10 +17,10 @@ import asyncpg
 
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.days import local_day
+from thidua.domain.drafts import Reader, published_result
 from thidua.domain.errors import DomainError
 from thidua.domain.pledge import Pledge
 from thidua.domain.ranking import DecidedBy, Floor
-from thidua.domain.results import year_result
 from thidua.domain.scorecard import CardView, Layer, Scorecard, ScoredCard
 from thidua.projections.facts import Fact, dumps
 from thidua.projections.sql import insert_rows
@@ -99,12 +99,14 @@ def compute_standings(
     cards: Mapping[str, ScoredCard],
     pledge: Pledge | None,
     day: date,
+    reader: Reader | None = None,
 ) -> list[Standing]:
-    """The year's standings on a day, in every layer; none before criteria are in force."""
+    """The year's standings on a day, in every layer; none before criteria are in force.
+    With a reader, as it may see them (`drafts.published_result`)."""
     members = year.members_on(day)
     every = {unit: cards.get(unit) or CardView({}) for unit in members}
     try:
-        result = year_result(year, every, day)
+        result = published_result(year, every, day, reader)
     except DomainError:
         return []
     rows = []

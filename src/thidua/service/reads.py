@@ -11,8 +11,11 @@ never opens a transaction or names a table.
 import asyncio
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
+from thidua.domain.drafts import Reader, hidden_in
+from thidua.domain.errors import InvalidState
+from thidua.domain.results import YearResult
 from thidua.projections import checkpoints, reads
 from thidua.projections.reads import AuditFilter, ScorecardAt
 from thidua.projections.standings import Standing
@@ -23,28 +26,56 @@ class Reads:
     def __init__(self, store: EventStore) -> None:
         self._store = store
 
-    async def standings(self, cluster: str, year: int) -> list[Standing]:
-        """The live standings of a cluster-year, every layer, best first."""
+    async def standings(
+        self, cluster: str, year: int, reader: Reader | None = None
+    ) -> list[Standing]:
+        """The live standings of a cluster-year, every layer, best first. With a reader
+        (whether it may read a unit's drafts), as it may see them (`domain/drafts.py`)."""
         async with self._store.transaction(cluster) as conn:
-            return await reads.standings(conn, cluster, year)
+            return await reads.standings(conn, cluster, year, reader)
 
-    async def standings_at(self, cluster: str, year: int, position: int) -> list[Standing]:
+    async def standings_at(
+        self, cluster: str, year: int, position: int, reader: Reader | None = None
+    ) -> list[Standing]:
         """The standings as the live ones were at a position of the cluster's log."""
         async with self._store.transaction(cluster) as conn:
-            return await reads.standings_at(conn, cluster, year, position)
+            return await reads.standings_at(conn, cluster, year, position, reader)
 
-    async def standings_on_day(self, cluster: str, year: int, day: date) -> list[Standing]:
+    async def standings_on_day(
+        self, cluster: str, year: int, day: date, reader: Reader | None = None
+    ) -> list[Standing]:
         """The standings as of a business day, whenever its facts were recorded."""
         async with self._store.transaction(cluster) as conn:
-            return await reads.standings_on_day(conn, cluster, year, day)
+            return await reads.standings_on_day(conn, cluster, year, day, reader)
 
     async def standings_as_of(
-        self, cluster: str, year: int, moment: datetime
+        self, cluster: str, year: int, moment: datetime, reader: Reader | None = None
     ) -> tuple[int, list[Standing]]:
         """The last position recorded by a moment, and the standings at it."""
         async with self._store.transaction(cluster) as conn:
             position = await reads.position_at(conn, cluster, moment)
-            return position, await reads.standings_at(conn, cluster, year, position)
+            return position, await reads.standings_at(conn, cluster, year, position, reader)
+
+    async def result(
+        self,
+        cluster: str,
+        year: int,
+        kind: Literal["mid_year", "final"],
+        version: int,
+        recorded: YearResult,
+        reader: Reader | None,
+    ) -> YearResult:
+        """A recorded result (the mid-year review, a finalised version) as the reader may
+        see it: as recorded, unless it holds drafts the reader may not read."""
+        if not hidden_in(recorded, reader):
+            return recorded  # nothing to read
+        async with self._store.transaction(cluster) as conn:
+            found = await reads.recorded_result(conn, cluster, year, kind, version, reader)
+        if found is None:
+            raise InvalidState(
+                "RESULT_NOT_READY", "Kết quả đang được cập nhật; vui lòng thử lại sau giây lát."
+            )
+        return found
 
     async def scorecards(
         self, cluster: str, year: int, units: list[str], position: int | None = None
