@@ -323,15 +323,15 @@ async def test_cli_rebuilds_one_cluster_and_reports_its_lag(store: EventStore, d
     ]
 
 
-class StandingsV2(StandingsProjection):
-    version = 2
+class StandingsNext(StandingsProjection):
+    version = StandingsProjection.version + 1
 
 
 async def test_a_new_version_is_rebuilt_by_the_runner(projected: Projector) -> None:
     store = projected.store
     tenant = await demo_cluster(store)
     before = await snapshot(store, tenant)
-    upgraded = Projector(store, [StandingsV2(), AuditProjection()])
+    upgraded = Projector(store, [StandingsNext(), AuditProjection()])
     [progress] = [
         p for p in await upgraded.progress() if p.tenant == tenant and p.projection == "standings"
     ]
@@ -344,7 +344,7 @@ async def test_a_new_version_is_rebuilt_by_the_runner(projected: Projector) -> N
             tenant,
         )
     assert row is not None
-    assert (row["version"], row["generation"]) == (2, 2)
+    assert (row["version"], row["generation"]) == (StandingsNext.version, 2)
     assert await snapshot(store, tenant) == before
 
 
