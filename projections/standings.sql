@@ -25,8 +25,11 @@ CREATE TABLE IF NOT EXISTS standings (
     new_model        boolean     NOT NULL,  -- a new model carried out (flag eligibility)
     criteria_version text        NOT NULL,
     on_day           date        NOT NULL,  -- the day the standings were computed for
+    notes            jsonb       NOT NULL DEFAULT '[]',  -- [{kind, text, figures…}]
     PRIMARY KEY (tenant_id, generation, year, layer, unit)
 );
+-- Tables made before notes: the column is added, and projection version 2 rebuilds the rows.
+ALTER TABLE standings ADD COLUMN IF NOT EXISTS notes jsonb NOT NULL DEFAULT '[]';
 
 CREATE TABLE IF NOT EXISTS year_results (
     tenant_id  text    NOT NULL,

@@ -25,6 +25,14 @@ query ($year: Int!, $layer: Layer, $at: Int, $asOf: DateTime) {
     standings(layer: $layer, atPosition: $at, asOf: $asOf) { unit rank total decidedBy first }
   } }
 }"""
+NOTES = """
+query ($year: Int!) {
+  cluster { year(year: $year) { standings(layer: VERIFIED) {
+    unit notes {
+      kind text on points maximum threshold share percent thresholdShare thresholdPercent
+    }
+  } } }
+}"""
 AUDIT = """
 query ($filter: AuditFilterInput, $after: String) {
   cluster { auditTrail(filter: $filter, first: 50, after: $after) {
@@ -313,6 +321,28 @@ async def test_a_year_over_http(dsn: str) -> None:
             (OTHER, "23.50"),
             (LEADER, "22.00"),
         ]
+        # Each row says why, in words and figures: nobody registered a topic or a new model,
+        # and the inspection put the leader's A1 below 80% of its maximum.
+        noted = await api.ok(NOTES, {"year": YEAR}, token=people.dashboard, cluster=cluster)
+        notes = {r["unit"]: r["notes"] for r in noted["cluster"]["year"]["standings"]}
+        assert [n["kind"] for n in notes[DEPUTY]] == ["NO_TOPIC", "NO_NEW_MODEL"]
+        assert notes[DEPUTY][0]["on"] == f"{YEAR}-03-31"
+        no_topic, no_model, a1 = notes[LEADER]
+        assert (no_topic["kind"], no_model["kind"]) == ("NO_TOPIC", "NO_NEW_MODEL")
+        assert a1 == {
+            "kind": "A1_BELOW_SHARE",
+            "text": "Tiêu chí A1 đạt 22.00 trên 30.00 điểm (73.33%), dưới mức 80% điểm tối đa"
+            " (24.00 điểm): không được xếp thứ nhất, không được đề nghị Cờ thi đua.",
+            "on": None,
+            "points": "22.00",
+            "maximum": "30.00",
+            "threshold": "24.00",
+            "share": "11/15",
+            "percent": "73.33",
+            "thresholdShare": "4/5",
+            "thresholdPercent": "80.00",
+        }
+        assert notes[OTHER][-1]["points"] == "23.50"
         inspected = await audit(api, people.auditor, cluster, unit=LEADER, subject="score")
         assert inspected[-1]["role"] == "cross_inspector"
         assert inspected[-1]["after"]["points"] == "22"

@@ -23,11 +23,12 @@ from thidua.domain.meetings import Meeting
 from thidua.domain.membership import Membership, current_members
 from thidua.domain.pledge import Pledge, TopicKind
 from thidua.domain.proposals import Award, FlagFacts
-from thidua.domain.ranking import DecidedBy, Place, Ranking
+from thidua.domain.ranking import DecidedBy, Floor, Place, Ranking
 from thidua.domain.results import RANKING_LAYER, LayerResult, YearResult
 from thidua.domain.rights import Action, Actor, Role, YearContext, authorise, may
 from thidua.domain.rules import (
     Deadlines,
+    FlagCondition,
     VoteBase,
     YearRules,
     amendments_allowed,
@@ -1153,6 +1154,79 @@ def test_a_second_active_proposal_of_the_same_award_is_refused() -> None:
     year.propose("c1", Award.CERTIFICATE, ["u2"], DOCS, ON)
     refused(
         "PROPOSAL_EXISTS", lambda: year.propose("c2", Award.CERTIFICATE, ["u3"], DOCS, ON), year
+    )
+
+
+# The flag's conditions are the year's rules; the floor rule holds whatever they are.
+
+
+def finalised_with(rules: YearRules, result: YearResult | None = None) -> ClusterYear:
+    year = make_year(6, rules)
+    year.finalise(result or ranked("u1", "u2"), flagged={})
+    return year
+
+
+def with_floored(*units: str) -> YearResult:
+    """u1 first, u2 second, and these units floored below them."""
+    result = ranked("u1", "u2")
+    ranking = result.layers[RANKING_LAYER].ranking
+    floored = tuple(
+        Place(unit, i + 3, Decimal(95), DecidedBy.FLOOR, (Floor.A1_BELOW_SHARE,), False)
+        for i, unit in enumerate(units)
+    )
+    layer = LayerResult(totals=(), ranking=replace(ranking, places=ranking.places + floored))
+    return replace(result, layers={RANKING_LAYER: layer})
+
+
+def test_the_default_flag_needs_first_place_a_vote_and_a_new_model() -> None:
+    assert RULES.flag_requires == set(FlagCondition)
+
+
+def test_a_flag_without_the_new_model_condition_admits_a_unit_without_one() -> None:
+    rules = replace(RULES, flag_requires=frozenset({FlagCondition.FIRST, FlagCondition.VOTE_WON}))
+    without = {"u1": replace(ALL_HOLD, new_model_carried_out=False)}
+    refused(
+        "FLAG_NO_NEW_MODEL",
+        lambda: finalised_year().propose("f1", Award.FLAG, ["u1"], DOCS, ON, without),
+    )
+    year = finalised_with(rules)
+    year.propose("f1", Award.FLAG, ["u1"], DOCS, ON, without)
+    assert year.proposals["f1"].units == ("u1",)
+    # The conditions it keeps still hold.
+    refused(
+        "FLAG_NOT_VOTED",
+        lambda: finalised_with(rules).propose(
+            "f1", Award.FLAG, ["u1"], DOCS, ON, {"u1": replace(ALL_HOLD, vote_won=False)}
+        ),
+    )
+
+
+def test_a_flag_without_the_first_place_condition_goes_to_the_unit_voted() -> None:
+    rules = replace(RULES, flag_requires=frozenset({FlagCondition.VOTE_WON}))
+    second = {"u2": FlagFacts(first="u1", vote_won=True, new_model_carried_out=False)}
+    refused(
+        "FLAG_NOT_FIRST",
+        lambda: finalised_year().propose("f1", Award.FLAG, ["u2"], DOCS, ON, second),
+    )
+    year = finalised_with(rules)
+    year.propose("f1", Award.FLAG, ["u2"], DOCS, ON, second)
+    assert year.proposals["f1"].units == ("u2",)
+
+
+def test_the_floor_rule_holds_whatever_the_flag_requires() -> None:
+    rules = replace(RULES, flag_requires=frozenset({FlagCondition.VOTE_WON}))
+    voted = FlagFacts(first="u1", vote_won=True, new_model_carried_out=True)
+    year = finalised_with(rules, with_floored("u3"))
+    error = refused(
+        "FLAG_FLOOR_RULE",
+        lambda: year.propose("f1", Award.FLAG, ["u3"], DOCS, ON, {"u3": voted}),
+        year,
+    )
+    assert "A1 dưới 80% điểm tối đa" in error.message
+    refused(  # a member the finalised ranking does not hold (it joined afterwards)
+        "FLAG_NOT_RANKED",
+        lambda: year.propose("f1", Award.FLAG, ["u4"], DOCS, ON, {"u4": voted}),
+        year,
     )
 
 

@@ -107,7 +107,9 @@ async def test_a_writer_reads_its_own_write(projected: Projector) -> None:
     assert set(city_view) == {code for code, _ in DEMO[0].units}
     assert sorted(s.rank for s in city_view.values()) == list(range(1, 11))
     assert sum(s.first for s in city_view.values()) == 1
-    assert city_view["vnpt-hn"].on_day == date(YEAR, 12, 20)
+    # Standings are for the latest day anything happened: the demo's last (8 January), not
+    # the earlier day of this adjustment.
+    assert city_view["vnpt-hn"].on_day == date(YEAR + 1, 1, 8)
     last = history[-1]
     assert (last["actor"], last["role"], last["reason"]) == (
         "Nguyễn Văn An",
@@ -323,15 +325,15 @@ async def test_cli_rebuilds_one_cluster_and_reports_its_lag(store: EventStore, d
     ]
 
 
-class StandingsV2(StandingsProjection):
-    version = 2
+class StandingsNext(StandingsProjection):
+    version = StandingsProjection.version + 1
 
 
 async def test_a_new_version_is_rebuilt_by_the_runner(projected: Projector) -> None:
     store = projected.store
     tenant = await demo_cluster(store)
     before = await snapshot(store, tenant)
-    upgraded = Projector(store, [StandingsV2(), AuditProjection()])
+    upgraded = Projector(store, [StandingsNext(), AuditProjection()])
     [progress] = [
         p for p in await upgraded.progress() if p.tenant == tenant and p.projection == "standings"
     ]
@@ -344,7 +346,7 @@ async def test_a_new_version_is_rebuilt_by_the_runner(projected: Projector) -> N
             tenant,
         )
     assert row is not None
-    assert (row["version"], row["generation"]) == (2, 2)
+    assert (row["version"], row["generation"]) == (StandingsNext.version, 2)
     assert await snapshot(store, tenant) == before
 
 

@@ -20,7 +20,7 @@ from thidua.domain.ranking import (
     rank,
     unit_totals,
 )
-from thidua.domain.rules import YearRules
+from thidua.domain.rules import TieBreak, YearRules
 
 HANOI = timezone(timedelta(hours=7))
 RULES = YearRules()
@@ -291,6 +291,91 @@ def test_a_single_unit_is_first_alone() -> None:
     assert summary(ranking) == [("Ba Đình", 1, DecidedBy.ALONE)]
     assert ranking.first == "Ba Đình"
     assert rank([], CRITERIA, RULES) == Ranking(places=(), first=None)
+
+
+# The year's own tie-break chain
+
+# Three units with the same total, 88: each comes out ahead on one step of the chain.
+STRONG_A = ("Hoàn Kiếm", at(10), {"A1": "30", "D": "10", "E1": "2", "F1": "2"})  # part A 52
+NO_DEDUCTION: tuple[str, datetime, dict[str, str]] = (
+    "Ba Đình",
+    at(9),
+    {},
+)  # part A 49, no deduction
+EARLY = ("Đống Đa", at(8), {"E1": "1", "F1": "1"})  # part A 49, 1 deducted, submitted first
+THREE = [totals(unit, when, **changes) for unit, when, changes in (STRONG_A, NO_DEDUCTION, EARLY)]
+
+
+def chain(*steps: TieBreak) -> YearRules:
+    return replace(RULES, tie_break=steps)
+
+
+def test_the_default_chain_is_part_a_then_deductions_then_submission() -> None:
+    assert {t.total for t in THREE} == {Decimal(88)}
+    assert RULES.tie_break == (
+        TieBreak.PART_A,
+        TieBreak.FEWER_DEDUCTIONS,
+        TieBreak.EARLIER_SUBMISSION,
+    )
+    ranking = rank(THREE, CRITERIA, RULES)
+    assert summary(ranking) == [
+        ("Hoàn Kiếm", 1, DecidedBy.PART_A),
+        ("Ba Đình", 2, DecidedBy.PART_A),
+        ("Đống Đa", 3, DecidedBy.DEDUCTIONS),
+    ]
+    assert ranking.first == "Hoàn Kiếm"
+
+
+def test_deductions_first_puts_the_unit_without_deductions_first() -> None:
+    rules = chain(TieBreak.FEWER_DEDUCTIONS, TieBreak.PART_A, TieBreak.EARLIER_SUBMISSION)
+    ranking = rank(THREE, CRITERIA, rules)
+    assert summary(ranking) == [
+        ("Ba Đình", 1, DecidedBy.DEDUCTIONS),
+        ("Đống Đa", 2, DecidedBy.DEDUCTIONS),
+        ("Hoàn Kiếm", 3, DecidedBy.DEDUCTIONS),
+    ]
+    assert ranking.first == "Ba Đình"
+
+
+def test_submission_first_puts_the_earliest_complete_submission_first() -> None:
+    rules = chain(TieBreak.EARLIER_SUBMISSION, TieBreak.PART_A, TieBreak.FEWER_DEDUCTIONS)
+    ranking = rank(THREE, CRITERIA, rules)
+    assert summary(ranking) == [
+        ("Đống Đa", 1, DecidedBy.SUBMISSION),
+        ("Ba Đình", 2, DecidedBy.SUBMISSION),
+        ("Hoàn Kiếm", 3, DecidedBy.SUBMISSION),
+    ]
+    assert ranking.first == "Đống Đa"
+
+
+def test_a_shorter_chain_leaves_the_rest_to_a_vote() -> None:
+    part_a_only = rank(THREE, CRITERIA, chain(TieBreak.PART_A))
+    assert summary(part_a_only) == [
+        ("Hoàn Kiếm", 1, DecidedBy.PART_A),
+        ("Ba Đình", 2, DecidedBy.TIED),
+        ("Đống Đa", 2, DecidedBy.TIED),
+    ]
+    assert part_a_only.first == "Hoàn Kiếm"
+
+    no_chain = rank(THREE, CRITERIA, chain())  # equal totals go straight to the vote
+    assert summary(no_chain) == [
+        ("Ba Đình", 1, DecidedBy.TIED),
+        ("Hoàn Kiếm", 1, DecidedBy.TIED),
+        ("Đống Đa", 1, DecidedBy.TIED),
+    ]
+    assert no_chain.first is None
+
+
+def test_the_floor_rule_holds_whatever_the_chain() -> None:
+    floored = totals("Hai Bà Trưng", at(7), A1="23.75", E1="3.25")  # 88, A1 below 24
+    for steps in itertools.permutations(TieBreak):
+        ranking = rank([*THREE, floored], CRITERIA, chain(*steps))
+        assert ranking.first not in (None, "Hai Bà Trưng")
+    submitted_first = rank([*THREE, floored], CRITERIA, chain(TieBreak.EARLIER_SUBMISSION))
+    assert summary(submitted_first)[:2] == [
+        ("Đống Đa", 1, DecidedBy.FLOOR),
+        ("Hai Bà Trưng", 2, DecidedBy.FLOOR),  # the chain alone would have put it first
+    ]
 
 
 # Ranking with the floor rule

@@ -28,7 +28,7 @@ from thidua.domain.criteria import Kind
 from thidua.domain.errors import RuleViolation
 from thidua.domain.membership import Membership
 from thidua.domain.rights import Actor, Role
-from thidua.domain.rules import Deadlines, VoteBase, YearRules
+from thidua.domain.rules import Deadlines, FlagCondition, TieBreak, VoteBase, YearRules
 from thidua.projections import reads
 from thidua.projections.runtime import Projector
 from thidua.service.emulation import CITY_LOG, Emulation
@@ -71,7 +71,8 @@ async def self_score(
 
 # What every rules value must be, said independently of the code that checks it ---------------
 
-DEFAULTS_AS_STORED = {
+# As years recorded them before the tie-break chain and the flag's conditions were rules.
+DEFAULTS_AS_STORED_BEFORE = {
     "amendment_share": "3/10",
     "quorum": "2/3",
     "vote_threshold": "1/2",
@@ -86,6 +87,11 @@ DEFAULTS_AS_STORED = {
         "self_scores": [12, 10],
         "results_to_city": [1, 15],
     },
+}
+DEFAULTS_AS_STORED = {
+    **DEFAULTS_AS_STORED_BEFORE,
+    "tie_break": ["part_a", "fewer_deductions", "earlier_submission", "vote_required"],
+    "flag_requires": ["first", "vote_won", "new_model"],
 }
 KEYS = list(DEFAULTS_AS_STORED)
 DEADLINE_KEYS = list(cast(dict[str, Any], DEFAULTS_AS_STORED["deadlines"]))
@@ -116,6 +122,12 @@ def assert_in_range(rules: YearRules) -> None:
         assert type(month) is int
         assert type(day) is int
         date(2001, month, day)  # a day every year has
+    assert isinstance(rules.tie_break, tuple)
+    assert all(isinstance(step, TieBreak) for step in rules.tie_break)
+    assert len(set(rules.tie_break)) == len(rules.tie_break)
+    assert isinstance(rules.flag_requires, frozenset)
+    assert rules.flag_requires
+    assert all(isinstance(condition, FlagCondition) for condition in rules.flag_requires)
 
 
 def stored_and_read(rules: YearRules) -> YearRules:
@@ -174,6 +186,10 @@ year_rules = st.builds(
     floor_deduction=points(100),
     score_step=points(10),
     deadlines=deadlines,
+    tie_break=st.permutations(list(TieBreak)).flatmap(
+        lambda steps: st.integers(0, len(steps)).map(lambda n: tuple(steps[:n]))
+    ),
+    flag_requires=st.sets(st.sampled_from(FlagCondition), min_size=1).map(frozenset),
 )
 
 json_values = st.recursive(
@@ -201,6 +217,9 @@ NEAR_MISSES: list[Any] = [
     *[[12, 10, 1], [12], [], [True, 1], [12, True], [12.0, 10], ["12", "10"], [10**30, 1]],
     *["12-10", {"month": 12, "day": 10}, {}, [[12, 10]], {"self_scores": [12, 10]}],
     *["all_members", "present", "ALL_MEMBERS", "Present", "absent"],
+    *[["part_a"], ["part_a", "part_a"], ["vote_required", "part_a"], ["PART_A"], "part_a"],
+    *[["fewer_deductions", "vote_required", "vote_required"], ["earlier_submission", 1]],
+    *[["first"], ["first", "first"], [], ["vote_required"], ["new_model", "vote_won"], "first"],
 ]
 near_misses = st.sampled_from(NEAR_MISSES) | json_values
 
@@ -245,10 +264,56 @@ PURE = settings(max_examples=int(EXPLORE or 400), derandomize=EXPLORE is None, d
 
 
 def test_the_defaults_are_stored_as_before() -> None:
-    """Years recorded with the defaults read back as the defaults."""
+    """Years recorded with the defaults read back as the defaults, those recorded before
+    the tie-break chain and the flag's conditions were rules too."""
     assert YearRules().to_json() == DEFAULTS_AS_STORED
     assert YearRules.from_json(DEFAULTS_AS_STORED) == YearRules()
+    assert YearRules.from_json(DEFAULTS_AS_STORED_BEFORE) == YearRules()
     assert YearRules.from_json({}) == YearRules()
+
+
+def test_old_rules_without_the_chain_or_the_flag_conditions_keep_todays() -> None:
+    old = {**DEFAULTS_AS_STORED_BEFORE, "flag_quota": 2, "floor_deduction": "3"}
+    rules = YearRules.from_json(old)
+    assert rules.tie_break == (
+        TieBreak.PART_A,
+        TieBreak.FEWER_DEDUCTIONS,
+        TieBreak.EARLIER_SUBMISSION,
+    )
+    assert rules.flag_requires == {
+        FlagCondition.FIRST,
+        FlagCondition.VOTE_WON,
+        FlagCondition.NEW_MODEL,
+    }
+    assert (rules.flag_quota, rules.floor_deduction) == (2, Decimal(3))
+    year = ClusterYear.open(
+        YEAR, [Membership(u, u, date(YEAR, 1, 1)) for u in UNITS], "u1", [], YearRules()
+    )
+    year._rules_set(rules=old)  # as a version before these rules recorded it
+    assert year.rules == rules
+
+
+@pytest.mark.parametrize(
+    ("given", "chain"),
+    [
+        (["fewer_deductions", "part_a"], (TieBreak.FEWER_DEDUCTIONS, TieBreak.PART_A)),
+        (["earlier_submission", "vote_required"], (TieBreak.EARLIER_SUBMISSION,)),
+        (["vote_required"], ()),
+        ([], ()),
+    ],
+)
+def test_a_chain_is_read_in_its_order_and_always_ends_in_a_vote(
+    given: list[str], chain: tuple[TieBreak, ...]
+) -> None:
+    rules = YearRules.from_json({"tie_break": given})
+    assert rules.tie_break == chain
+    assert rules.to_json()["tie_break"] == [step.value for step in chain] + ["vote_required"]
+
+
+def test_flag_conditions_are_a_set_written_in_one_order() -> None:
+    rules = YearRules.from_json({"flag_requires": ["new_model", "first"]})
+    assert rules.flag_requires == {FlagCondition.FIRST, FlagCondition.NEW_MODEL}
+    assert rules.to_json()["flag_requires"] == ["first", "new_model"]
 
 
 @PURE
@@ -325,6 +390,14 @@ def test_a_refusal_names_the_rule(changed: tuple[dict[str, Any], str]) -> None:
         ({"deadlines": {"due": [1, 1]}}, "'due'"),
         ({"deadlines": [[3, 31]]}, "(deadlines)"),
         ({"flag_qouta": 1}, "'flag_qouta'"),
+        ({"tie_break": ["part_a", "part_a"]}, "tie_break"),  # a step twice
+        ({"tie_break": ["vote_required", "part_a"]}, "tie_break"),  # the vote comes last
+        ({"tie_break": ["total"]}, "tie_break"),  # the total is not a tie-break
+        ({"tie_break": "part_a"}, "tie_break"),
+        ({"flag_requires": []}, "flag_requires"),  # at least one condition
+        ({"flag_requires": ["first", "first"]}, "flag_requires"),
+        ({"flag_requires": ["floor"]}, "flag_requires"),  # the floor rule always holds
+        ({"flag_requires": {"first": True}}, "flag_requires"),
         ([], "(rules)"),
         (None, "(rules)"),
     ],
@@ -350,6 +423,12 @@ def test_each_kind_of_fault_is_refused_by_name(given: Any, named: str) -> None:
         lambda: YearRules(flag_quota=True),
         lambda: YearRules(flag_quota=-1),
         lambda: YearRules(vote_base=cast(VoteBase, "present")),
+        lambda: YearRules(tie_break=(TieBreak.PART_A, TieBreak.PART_A)),
+        lambda: YearRules(tie_break=cast(tuple[TieBreak, ...], ["part_a"])),
+        lambda: YearRules(tie_break=cast(tuple[TieBreak, ...], ("part_a",))),
+        lambda: YearRules(flag_requires=frozenset()),
+        lambda: YearRules(flag_requires=cast(frozenset[FlagCondition], {FlagCondition.FIRST})),
+        lambda: YearRules(flag_requires=cast(frozenset[FlagCondition], frozenset({"first"}))),
         lambda: Deadlines(self_scores=(2, 29)),
         lambda: Deadlines(self_scores=(2, 30)),
         lambda: Deadlines(self_scores=cast(tuple[int, int], (12, 10, 1))),
@@ -509,7 +588,12 @@ async def test_rules_recorded_before_the_checks_do_not_stop_the_year(world: Worl
         stream,
         year.version - 1,
         [codec.encode(e) for e in year.collect_events()],
-        Metadata(actor="Cán bộ thường trực", role=Role.SECRETARIAT.value, unit="u1"),
+        Metadata(
+            actor="Cán bộ thường trực",
+            role=Role.SECRETARIAT.value,
+            unit="u1",
+            occurred_at=world.clock(),  # as the service recorded every event, then as now
+        ),
     )
     world.clock.on(date(YEAR, 3, 2))
     await self_score(world.service, tenant, "u2", "F2", Decimal(5))

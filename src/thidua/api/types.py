@@ -6,7 +6,8 @@ Points are exact decimals written with two places ("92.50"), never floats.
 import re
 from dataclasses import replace
 from datetime import date, datetime
-from decimal import Decimal, DecimalException, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, DecimalException, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 import strawberry
@@ -16,6 +17,8 @@ from strawberry.schema.types.base_scalars import DecimalDefinition, wrap_parser
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import CriteriaSet
 from thidua.domain.membership import Membership
+from thidua.domain.notes import Note as DomainNote
+from thidua.domain.notes import NoteKind as DomainNoteKind
 from thidua.domain.pledge import Pledge
 from thidua.domain.proposals import Award as DomainAward
 from thidua.domain.ranking import Place as DomainPlace
@@ -272,6 +275,67 @@ class Scorecard:
         )
 
 
+NoteKind = DomainNoteKind
+strawberry.enum(NoteKind, name="NoteKind", description="Loại ghi chú về thứ hạng của một đơn vị")
+
+
+def _share(value: Fraction | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _percent(value: Fraction | None, rounding: str) -> str | None:
+    if value is None:
+        return None
+    exact = Decimal(value.numerator * 100) / Decimal(value.denominator)
+    return str(exact.quantize(CENTS, rounding=rounding))
+
+
+@strawberry.type(
+    description="Ghi chú về thứ hạng của một đơn vị: một câu, và các số liệu câu ấy nêu"
+    " (chỉ những số liệu thuộc loại ghi chú; còn lại là null)"
+)
+class StandingNote:
+    kind: NoteKind
+    text: str
+    on: date | None = strawberry.field(
+        description="Ngày gia nhập, rời cụm, sáp nhập; hạn đăng ký chuyên đề, mô hình mới"
+    )
+    unit: str | None = strawberry.field(description="Đơn vị kia của việc sáp nhập")
+    points: str | None = strawberry.field(description="Điểm A1 đạt được; khoản điểm trừ lớn nhất")
+    maximum: str | None = strawberry.field(description="Điểm tối đa của A1")
+    threshold: str | None = strawberry.field(
+        description="Số điểm A1 tối thiểu đạt tỷ lệ quy định; mức điểm trừ của điều kiện tối thiểu"
+    )
+    share: str | None = strawberry.field(description="Tỷ lệ điểm A1 trên điểm tối đa, chính xác")
+    percent: str | None = strawberry.field(description="Tỷ lệ ấy theo phần trăm, làm tròn xuống")
+    threshold_share: str | None = strawberry.field(description="Tỷ lệ quy định, chính xác")
+    threshold_percent: str | None = strawberry.field(
+        description="Tỷ lệ quy định theo phần trăm, làm tròn lên"
+    )
+    registered: int | None = strawberry.field(
+        description="Số chuyên đề, mô hình mới (hoặc mô hình mới) đã đăng ký"
+    )
+    carried_out: int | None = strawberry.field(description="Số mô hình mới đã triển khai thực hiện")
+
+    @classmethod
+    def of(cls, note: DomainNote) -> "StandingNote":
+        return cls(
+            kind=note.kind,
+            text=note.text,
+            on=note.on,
+            unit=note.unit,
+            points=points(note.points),
+            maximum=points(note.maximum),
+            threshold=points(note.threshold),
+            share=_share(note.share),
+            percent=_percent(note.share, ROUND_DOWN),
+            threshold_share=_share(note.threshold_share),
+            threshold_percent=_percent(note.threshold_share, ROUND_UP),
+            registered=note.registered,
+            carried_out=note.carried_out,
+        )
+
+
 @strawberry.type(name="StandingFigures")  # served as queries.Standing, with its scorecard
 class Standing:
     year: int
@@ -293,6 +357,10 @@ class Standing:
     new_model: bool
     criteria_version: str
     on_day: date
+    notes: list[StandingNote] = strawberry.field(
+        description="Ghi chú: tham gia không đủ năm, chưa đăng ký chuyên đề hay mô hình mới,"
+        " từng lý do của điều kiện tối thiểu với số liệu và ngưỡng"
+    )
 
     @classmethod
     def of(cls, row: StandingRow) -> "Standing":
@@ -316,6 +384,7 @@ class Standing:
             new_model=row.new_model,
             criteria_version=row.criteria_version,
             on_day=row.on_day,
+            notes=[StandingNote.of(note) for note in row.notes],
         )
 
 

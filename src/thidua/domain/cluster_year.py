@@ -27,7 +27,7 @@ from thidua.domain.proposals import (
     check_no_active,
     superseded,
 )
-from thidua.domain.results import YearResult
+from thidua.domain.results import RANKING_LAYER, YearResult
 from thidua.domain.rights import YearContext
 from thidua.domain.rules import YearRules, amendments_allowed
 from thidua.domain.text import nfc
@@ -441,9 +441,13 @@ class ClusterYear(Entity):
             )
         if award is Award.FLAG:
             check_flag_quota(len(units), self.rules)
+            ranking = self.current_result().layers.get(RANKING_LAYER)
+            places = {} if ranking is None else {p.unit: p for p in ranking.ranking.places}
             for unit in units:
                 facts = (flag_facts or {}).get(unit, FlagFacts(None, False, False))
-                check_flag(unit, facts, members)
+                place = places.get(unit)
+                floor = None if place is None else place.floor
+                check_flag(unit, facts, members, self.rules, floor)
         else:
             check_certificates(tuple(units), members, self.rules)
         if proposal_id in self.proposals:

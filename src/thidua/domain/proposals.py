@@ -5,7 +5,8 @@ from enum import StrEnum
 from typing import Any
 
 from thidua.domain.errors import InvalidState, RuleViolation
-from thidua.domain.rules import YearRules, certificate_quota
+from thidua.domain.ranking import Floor, floor_words
+from thidua.domain.rules import FlagCondition, YearRules, certificate_quota
 
 
 class Award(StrEnum):
@@ -61,21 +62,45 @@ class FlagFacts:
     new_model_carried_out: bool
 
 
-def check_flag(unit: str, facts: FlagFacts, members: frozenset[str]) -> None:
+def check_flag(
+    unit: str,
+    facts: FlagFacts,
+    members: frozenset[str],
+    rules: YearRules,
+    floor: tuple[Floor, ...] | None,
+) -> None:
+    """A flag for this unit, as the year's rules require it.
+
+    `floor` is the unit's floor reasons in the finalised ranking, None when it has no place
+    in it. The floor rule holds whatever the year requires; first place already implies it.
+    """
     if unit not in members:
         raise RuleViolation("NOT_A_MEMBER", f"Đơn vị {unit} không còn là thành viên của cụm.")
-    if facts.first != unit:
+    if rules.requires(FlagCondition.FIRST) and facts.first != unit:
         raise RuleViolation(
             "FLAG_NOT_FIRST",
             f"Đơn vị {unit} không xếp thứ nhất của cụm (sau khi áp dụng điều kiện tối thiểu) "
             "nên không được đề nghị Cờ thi đua.",
         )
-    if not facts.vote_won:
+    if floor is None:
+        raise RuleViolation(
+            "FLAG_NOT_RANKED",
+            f"Đơn vị {unit} không có trong bảng xếp hạng của kết quả đã chốt "
+            "nên không được đề nghị Cờ thi đua.",
+        )
+    if floor:
+        reasons = "; ".join(floor_words(reason, rules) for reason in floor)
+        raise RuleViolation(
+            "FLAG_FLOOR_RULE",
+            f"Đơn vị {unit} không đạt điều kiện tối thiểu ({reasons}) "
+            "nên không được đề nghị Cờ thi đua.",
+        )
+    if rules.requires(FlagCondition.VOTE_WON) and not facts.vote_won:
         raise RuleViolation(
             "FLAG_NOT_VOTED",
             f"Đơn vị {unit} chưa được hội nghị cụm bỏ phiếu suy tôn đạt tỷ lệ quy định.",
         )
-    if not facts.new_model_carried_out:
+    if rules.requires(FlagCondition.NEW_MODEL) and not facts.new_model_carried_out:
         raise RuleViolation(
             "FLAG_NO_NEW_MODEL",
             f"Đơn vị {unit} chưa có mô hình mới được đăng ký và triển khai thực hiện "

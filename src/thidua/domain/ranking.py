@@ -1,4 +1,5 @@
-"""A cluster-year's standings: each unit's totals, the floor rule and the tie-break chain.
+"""A cluster-year's standings: each unit's totals, the floor rule and the tie-break chain
+(the year's own, from YearRules).
 
 Pure functions over exact Decimals. The scores handed in are the last validated layer
 (self, verified or city-adjusted); choosing that layer, and refusing incomplete or flagged
@@ -8,14 +9,14 @@ units, is the caller's business. The rules come from YearRules, never from const
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
 from thidua.domain.criteria import CriteriaSet, Kind
 from thidua.domain.errors import InvalidState
-from thidua.domain.rules import YearRules
+from thidua.domain.rules import TieBreak, YearRules
 
 ZERO = Decimal(0)
 
@@ -149,8 +150,28 @@ def floor_reasons(totals: UnitTotals, criteria: CriteriaSet, rules: YearRules) -
     return tuple(reasons)
 
 
+HUNDREDTH = Decimal("0.01")
+
+
+def percent(share: Fraction, rounding: str = ROUND_HALF_EVEN) -> str:
+    """A share as a percentage with at most two decimals: 4/5 is "80%", 11/15 "73.33%"."""
+    exact = Decimal(share.numerator * 100) / Decimal(share.denominator)
+    shown = exact.quantize(HUNDREDTH, rounding=rounding)
+    text = str(shown)
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+
+def floor_words(reason: Floor, rules: YearRules) -> str:
+    """The floor rule a unit falls under, in words, with the year's threshold."""
+    if reason is Floor.A1_BELOW_SHARE:
+        return f"điểm tiêu chí A1 dưới {percent(rules.floor_a1_share, ROUND_UP)} điểm tối đa"
+    return f"có một khoản điểm trừ từ {rules.floor_deduction} điểm trở lên"
+
+
 class DecidedBy(StrEnum):
-    """The rule that set a unit's place; the chain's rules are listed in the order applied."""
+    """The rule that set a unit's place: the total, a step of the year's tie-break chain
+    (PART_A, DEDUCTIONS, SUBMISSION, in the order the year's rules apply them), a tie the
+    chain leaves, the floor rule, or nobody to compare with."""
 
     TOTAL = "total"
     PART_A = "part_a"
@@ -219,35 +240,43 @@ class Ranking:
         )
 
 
-ChainKey = tuple[Decimal, Decimal, Decimal, tuple[int, datetime] | tuple[int]]
+_DECIDED_BY = {
+    TieBreak.PART_A: DecidedBy.PART_A,
+    TieBreak.FEWER_DEDUCTIONS: DecidedBy.DEDUCTIONS,
+    TieBreak.EARLIER_SUBMISSION: DecidedBy.SUBMISSION,
+}
+
+ChainKey = tuple[Any, ...]
 
 
-def _chain_key(totals: UnitTotals) -> ChainKey:
-    """Smaller is better: higher total, higher part A, fewer deductions, earlier submission.
-
-    A unit without a complete submission comes after every unit with one.
-    """
-    submitted: tuple[int, datetime] | tuple[int] = (
-        (1,) if totals.submitted_at is None else (0, totals.submitted_at)
-    )
-    return (-totals.total, -totals.part_a, totals.deductions, submitted)
+def _step_key(totals: UnitTotals, step: TieBreak) -> Any:
+    """Smaller is better. A unit without a complete submission comes after every unit with one."""
+    if step is TieBreak.PART_A:
+        return -totals.part_a
+    if step is TieBreak.FEWER_DEDUCTIONS:
+        return totals.deductions
+    return (1,) if totals.submitted_at is None else (0, totals.submitted_at)
 
 
-def _decider(upper: UnitTotals, lower: UnitTotals) -> DecidedBy:
+def _chain_key(totals: UnitTotals, chain: Sequence[TieBreak]) -> ChainKey:
+    """Smaller is better: higher total, then the year's chain (by default higher part A,
+    fewer deductions, earlier submission)."""
+    return (-totals.total, *(_step_key(totals, step) for step in chain))
+
+
+def _decider(upper: UnitTotals, lower: UnitTotals, chain: Sequence[TieBreak]) -> DecidedBy:
     """The first rule of the chain that tells two units apart, TIED when none does."""
     if upper.total != lower.total:
         return DecidedBy.TOTAL
-    if upper.part_a != lower.part_a:
-        return DecidedBy.PART_A
-    if upper.deductions != lower.deductions:
-        return DecidedBy.DEDUCTIONS
-    if upper.submitted_at != lower.submitted_at:
-        return DecidedBy.SUBMISSION
+    for step in chain:
+        if _step_key(upper, step) != _step_key(lower, step):
+            return _DECIDED_BY[step]
     return DecidedBy.TIED
 
 
 def rank(totals: Sequence[UnitTotals], criteria: CriteriaSet, rules: YearRules) -> Ranking:
-    """Order units by the chain, then let the floor rule decide who may stand first.
+    """Order units by total and the year's tie-break chain, then let the floor rule decide
+    who may stand first.
 
     If units ahead of (or tied with) the best eligible unit fall under the floor rule, the
     eligible units of that best group move to the top and everyone else keeps the chain's
@@ -260,15 +289,17 @@ def rank(totals: Sequence[UnitTotals], criteria: CriteriaSet, rules: YearRules) 
             "RANKING_DUPLICATE_UNIT", "Một đơn vị xuất hiện hai lần trong bảng xếp hạng."
         )
     floors = {t.unit: floor_reasons(t, criteria, rules) for t in totals}
-    ordered = sorted(totals, key=lambda t: (_chain_key(t), t.unit))
+    chain = rules.tie_break
+    keys = {t.unit: _chain_key(t, chain) for t in totals}
+    ordered = sorted(totals, key=lambda t: (keys[t.unit], t.unit))
 
     eligible = [t for t in ordered if not floors[t.unit]]
     top: list[UnitTotals] = []
     floor_applied = False
     if eligible:
-        best = _chain_key(eligible[0])
-        top = [t for t in eligible if _chain_key(t) == best]
-        floor_applied = any(floors[t.unit] and _chain_key(t) <= best for t in ordered)
+        best = keys[eligible[0].unit]
+        top = [t for t in eligible if keys[t.unit] == best]
+        floor_applied = any(floors[t.unit] and keys[t.unit] <= best for t in ordered)
     moved = {t.unit for t in top}
     final = top + [t for t in ordered if t.unit not in moved] if floor_applied else ordered
 
@@ -277,7 +308,7 @@ def rank(totals: Sequence[UnitTotals], criteria: CriteriaSet, rules: YearRules) 
         return not floor_applied or (i < len(top)) == (j < len(top))
 
     def tied(i: int, j: int) -> bool:
-        return same_block(i, j) and _chain_key(final[i]) == _chain_key(final[j])
+        return same_block(i, j) and keys[final[i].unit] == keys[final[j].unit]
 
     places: list[Place] = []
     for i, unit in enumerate(final):
@@ -289,11 +320,11 @@ def rank(totals: Sequence[UnitTotals], criteria: CriteriaSet, rules: YearRules) 
         elif i == 0 and floor_applied:
             decided_by = DecidedBy.FLOOR
         elif i == 0:
-            decided_by = _decider(unit, final[1]) if len(final) > 1 else DecidedBy.ALONE
-        elif not same_block(i - 1, i) and _chain_key(unit) <= _chain_key(final[i - 1]):
+            decided_by = _decider(unit, final[1], chain) if len(final) > 1 else DecidedBy.ALONE
+        elif not same_block(i - 1, i) and keys[unit.unit] <= keys[final[i - 1].unit]:
             decided_by = DecidedBy.FLOOR
         else:
-            decided_by = _decider(final[i - 1], unit)
+            decided_by = _decider(final[i - 1], unit, chain)
         places.append(
             Place(
                 unit=unit.unit,

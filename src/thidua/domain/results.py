@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from thidua.domain.notes import Note, floor_notes, membership_notes, registration_notes
+from thidua.domain.pledge import Pledge
 from thidua.domain.ranking import Ranking, UnitTotals, rank, unit_totals
 from thidua.domain.scorecard import Layer, ScoredCard
 
@@ -92,6 +94,36 @@ def year_result(year: "ClusterYear", cards: Mapping[str, ScoredCard], on: date) 
         layers=layers,
         flagged={u: tuple(cards[u].flagged(criteria)) for u in members},
     )
+
+
+def result_notes(
+    year: "ClusterYear", pledge: Pledge | None, result: YearResult
+) -> dict[Layer, dict[str, tuple[Note, ...]]]:
+    """The notes on each unit's standing in each layer of a result the year computed on its
+    day: its partial year and its registrations (the same in every layer), then each floor
+    reason of its place in that layer, with the figures."""
+    criteria = year.criteria_on(result.on)
+    periods = [*year.past_memberships, *year.members.values()]
+    names = {m.unit: m.name for m in periods}
+    units = {t.unit for found in result.layers.values() for t in found.totals}
+    common = {
+        unit: [
+            *membership_notes(unit, periods, year.year, names),
+            *registration_notes(unit, pledge, year.year, year.rules),
+        ]
+        for unit in units
+    }
+    notes: dict[Layer, dict[str, tuple[Note, ...]]] = {}
+    for layer, found in result.layers.items():
+        totals = found.totals_by_unit()
+        notes[layer] = {
+            place.unit: (
+                *common[place.unit],
+                *floor_notes(totals[place.unit], place.floor, criteria, year.rules),
+            )
+            for place in found.ranking.places
+        }
+    return notes
 
 
 RANKING_LAYER = Layer.CITY  # the last validated layer: city, else verified, else self

@@ -17,6 +17,17 @@ naming the rule and what it may be. The ranges:
 - `score_step`: more than 0, at most 10, at most 2 decimals (scores are multiples of it).
 - `deadlines`: each a [month, day] that exists in every year; 29 February is refused,
   since the same deadline serves every year.
+- `tie_break`: the steps that split equal totals, in order, each at most once, drawn from
+  `part_a` (higher part A), `fewer_deductions`, `earlier_submission` (an earlier complete
+  submission; none comes last); any of them may be left out. A tie the chain leaves is
+  always "tied: vote required", so the list may end in `vote_required` and `to_json`
+  writes it there; it may appear nowhere else.
+- `flag_requires`: what the flag needs besides the floor rule, which always holds: at
+  least one of `first` (first place of the finalised ranking), `vote_won` (a ballot on
+  the unit passed), `new_model` (a registered new model carried out), each at most once.
+
+Rules recorded before `tie_break` and `flag_requires` existed lack them, and read as
+today's defaults (the whole chain; all three conditions).
 
 A share's denominator has at most 100 digits (a share once read from a float has a long
 one). Whole numbers are ints, never bools.
@@ -52,6 +63,25 @@ _DECIMAL = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?")
 class VoteBase(StrEnum):
     ALL_MEMBERS = "all_members"
     PRESENT = "present"
+
+
+class TieBreak(StrEnum):
+    """A step of the tie-break chain, applied to units with equal totals."""
+
+    PART_A = "part_a"  # higher part A
+    FEWER_DEDUCTIONS = "fewer_deductions"  # fewer deduction points
+    EARLIER_SUBMISSION = "earlier_submission"  # earlier complete submission; none comes last
+
+
+VOTE_REQUIRED = "vote_required"  # what follows every chain: the tie goes to the members' vote
+
+
+class FlagCondition(StrEnum):
+    """A condition a unit must meet to be proposed for the flag (the floor rule always holds)."""
+
+    FIRST = "first"  # first place of the finalised ranking, after the floor rule
+    VOTE_WON = "vote_won"  # a ballot round on the unit passed
+    NEW_MODEL = "new_model"  # a registered new model carried out
 
 
 def invalid(message: str) -> RuleViolation:
@@ -117,6 +147,10 @@ DEADLINES = {
 }
 
 
+TIE_BREAK = "Chuỗi tiêu chí phân định thứ hạng khi bằng tổng điểm"
+FLAG_REQUIRES = "Điều kiện đề nghị Cờ thi đua"
+
+
 def share_refused(key: str) -> RuleViolation:
     rule = SHARES[key]
     return invalid(
@@ -146,6 +180,23 @@ def deadline_refused(key: str) -> RuleViolation:
     return invalid(
         f"{DEADLINES[key]} (deadlines.{key}) phải là [tháng, ngày] của một ngày có trong mọi "
         "năm (tháng từ 1 đến 12; không nhận ngày 29/2)."
+    )
+
+
+def tie_break_refused() -> RuleViolation:
+    steps = ", ".join(step.value for step in TieBreak)
+    return invalid(
+        f"{TIE_BREAK} (tie_break) phải là một danh sách các bước khác nhau, theo thứ tự áp "
+        f"dụng, lấy từ {steps}; có thể kết thúc bằng {VOTE_REQUIRED} (còn bằng nhau thì bỏ "
+        "phiếu), không đặt ở chỗ khác."
+    )
+
+
+def flag_requires_refused() -> RuleViolation:
+    conditions = ", ".join(condition.value for condition in FlagCondition)
+    return invalid(
+        f"{FLAG_REQUIRES} (flag_requires) phải là một danh sách ít nhất một điều kiện, không "
+        f"trùng nhau, lấy từ {conditions}."
     )
 
 
@@ -257,6 +308,8 @@ class YearRules:
     floor_deduction: Decimal = Decimal(5)  # a single deduction of this or more: not first
     score_step: Decimal = Decimal("0.25")
     deadlines: Deadlines = field(default_factory=Deadlines)
+    tie_break: tuple[TieBreak, ...] = tuple(TieBreak)  # then "tied: vote required"
+    flag_requires: frozenset[FlagCondition] = frozenset(FlagCondition)
 
     def __post_init__(self) -> None:
         for key, rule in SHARES.items():
@@ -271,6 +324,23 @@ class YearRules:
                 raise points_refused(key)
         if not isinstance(self.deadlines, Deadlines):
             raise invalid("các hạn (deadlines) phải là một bộ Deadlines.")
+        chain = self.tie_break
+        if not (
+            isinstance(chain, tuple)
+            and all(isinstance(step, TieBreak) for step in chain)
+            and len(set(chain)) == len(chain)
+        ):
+            raise tie_break_refused()
+        needs = self.flag_requires
+        if not (
+            isinstance(needs, frozenset)
+            and needs
+            and all(isinstance(condition, FlagCondition) for condition in needs)
+        ):
+            raise flag_requires_refused()
+
+    def requires(self, condition: FlagCondition) -> bool:
+        return condition in self.flag_requires
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -284,6 +354,8 @@ class YearRules:
             "floor_deduction": str(self.floor_deduction),
             "score_step": str(self.score_step),
             "deadlines": self.deadlines.to_json(),
+            "tie_break": [step.value for step in self.tie_break] + [VOTE_REQUIRED],
+            "flag_requires": [c.value for c in FlagCondition if c in self.flag_requires],
         }
 
     @classmethod
@@ -344,12 +416,38 @@ def _read_deadlines(_: str, value: object) -> Deadlines:
     return Deadlines.from_json(value)
 
 
+def _names_in(value: object, allowed: Iterable[str]) -> list[str] | None:
+    """The list's items when each is one of the allowed names, none twice; else None."""
+    names = set(allowed)
+    if not isinstance(value, list) or len(value) > len(names) + 1:
+        return None
+    if not all(isinstance(item, str) and item in names for item in value):
+        return None
+    return value if len(set(value)) == len(value) else None
+
+
+def _read_tie_break(_: str, value: object) -> tuple[TieBreak, ...]:
+    steps = _names_in(value, [*(step.value for step in TieBreak), VOTE_REQUIRED])
+    if steps is None or VOTE_REQUIRED in steps[:-1]:
+        raise tie_break_refused()
+    return tuple(TieBreak(step) for step in steps if step != VOTE_REQUIRED)
+
+
+def _read_flag_requires(_: str, value: object) -> frozenset[FlagCondition]:
+    conditions = _names_in(value, (condition.value for condition in FlagCondition))
+    if not conditions:
+        raise flag_requires_refused()
+    return frozenset(FlagCondition(condition) for condition in conditions)
+
+
 READERS: dict[str, Callable[[str, object], Any]] = {
     **dict.fromkeys(SHARES, _read_share),
     "vote_base": _read_vote_base,
     "flag_quota": _read_flag_quota,
     **dict.fromkeys(POINTS, _read_points),
     "deadlines": _read_deadlines,
+    "tie_break": _read_tie_break,
+    "flag_requires": _read_flag_requires,
 }
 
 

@@ -19,8 +19,10 @@ from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.days import local_day
 from thidua.domain.drafts import Reader, published_result
 from thidua.domain.errors import DomainError
+from thidua.domain.notes import Note
 from thidua.domain.pledge import Pledge
 from thidua.domain.ranking import DecidedBy, Floor
+from thidua.domain.results import result_notes
 from thidua.domain.scorecard import CardView, Layer, Scorecard, ScoredCard
 from thidua.projections.facts import Fact, dumps
 from thidua.projections.sql import insert_rows
@@ -53,6 +55,7 @@ class Standing:
     new_model: bool
     criteria_version: str
     on_day: date
+    notes: tuple[Note, ...]  # partial year, registrations, floor reasons with figures
 
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> "Standing":
@@ -63,6 +66,7 @@ class Standing:
             "floor": tuple(Floor(reason) for reason in row["floor"]),
             "flagged": tuple(row["flagged"]),
             "parts": {part: Decimal(p) for part, p in json_object(row["parts"]).items()},
+            "notes": tuple(Note.from_json(note) for note in json_list(row["notes"])),
         }
         return cls(**{name: values[name] for name in cls.__dataclass_fields__})
 
@@ -87,10 +91,15 @@ COLUMNS = (
     ("new_model", "bool"),
     ("criteria_version", "text"),
     ("on_day", "date"),
+    ("notes", "jsonb"),
 )
 
 
 def json_object(value: str | dict[str, Any]) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def json_list(value: str | list[Any]) -> list[Any]:
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -109,6 +118,7 @@ def compute_standings(
         result = published_result(year, every, day, reader)
     except DomainError:
         return []
+    notes = result_notes(year, pledge, result)
     rows = []
     for layer, standings in result.layers.items():
         totals = standings.totals_by_unit()
@@ -135,6 +145,7 @@ def compute_standings(
                     new_model=pledge is not None and pledge.new_model_carried_out(unit),
                     criteria_version=result.criteria_version,
                     on_day=day,
+                    notes=notes[layer][unit],
                 )
             )
     return rows
@@ -145,6 +156,8 @@ def _column(standing: Standing, name: str) -> Any:
     value = getattr(standing, name)
     if name == "parts":
         return dumps(value)
+    if name == "notes":
+        return dumps([note.to_json() for note in value])
     if name == "floor":
         return tuple(reason.value for reason in value)
     if name in ("layer", "decided_by"):
@@ -187,7 +200,7 @@ class YearState:
 
 class StandingsProjection:
     name = NAME
-    version = 2  # 2: the day is the latest day anything happened, not the last recorded
+    version = 3  # 2: the day is the latest day anything happened; 3: notes on each row
     tables: tuple[str, ...] = (
         "standings",
         "year_results",
