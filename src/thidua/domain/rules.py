@@ -419,7 +419,7 @@ def _read_deadlines(_: str, value: object) -> Deadlines:
 def _names_in(value: object, allowed: Iterable[str]) -> list[str] | None:
     """The list's items when each is one of the allowed names, none twice; else None."""
     names = set(allowed)
-    if not isinstance(value, list) or len(value) > len(names) + 1:
+    if not isinstance(value, list) or len(value) > len(names):
         return None
     if not all(isinstance(item, str) and item in names for item in value):
         return None
