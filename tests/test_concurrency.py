@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
 
@@ -89,11 +90,11 @@ async def test_eight_tenants_eight_appenders_gapless_and_subscribed(
     # Another instance hears appends only through NOTIFY: it polls too rarely to pass otherwise.
     listener = store if instances == "same instance" else await EventStore.open(dsn)
     try:
-        load = asyncio.ensure_future(
-            asyncio.gather(*(appender(t) for t in tenants for _ in range(8)))
+        load = asyncio.gather(*(appender(t) for t in tenants for _ in range(8)))
+        half: asyncio.Future[Any] = asyncio.create_task(halfway.wait())
+        await asyncio.wait(
+            [cast("asyncio.Future[Any]", load), half], return_when=asyncio.FIRST_COMPLETED
         )
-        half = asyncio.ensure_future(halfway.wait())
-        await asyncio.wait([load, half], return_when=asyncio.FIRST_COMPLETED)
         if load.done():
             load.result()  # an appender failed before halfway: fail, never wait forever
         starts = {t: (await store.head(t))[0] for t in tenants}
