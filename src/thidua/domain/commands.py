@@ -332,6 +332,43 @@ class AnswerFinding(Command):
     text: Text
 
 
+def require_reason(reason: str | None, message: str) -> None:
+    """A reason that is missing or blank makes no command."""
+    if not (reason or "").strip():
+        raise InvalidInput("REASON_REQUIRED", message)
+
+
+@dataclass(frozen=True)
+class AcceptExplanation(Command):
+    """The secretariat accepts a unit's explanation: the verified score becomes `points`."""
+
+    action = Action.DECIDE_EXPLANATION
+    year: Year
+    unit: Code
+    criterion: Code
+    points: Decimal
+    reason: Text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_reason(self.reason, "Chấp nhận giải trình phải nêu lý do.")
+
+
+@dataclass(frozen=True)
+class RejectExplanation(Command):
+    """The secretariat rejects a unit's explanation: the finding stands."""
+
+    action = Action.DECIDE_EXPLANATION
+    year: Year
+    unit: Code
+    criterion: Code
+    reason: Text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_reason(self.reason, "Không chấp nhận giải trình phải nêu lý do.")
+
+
 @dataclass(frozen=True)
 class SubmitSelfAssessment(Command):
     action = Action.SUBMIT_SELF_ASSESSMENT
@@ -436,6 +473,8 @@ COMMANDS: tuple[type[Command], ...] = (
     VerifyScore,
     CityAdjust,
     AnswerFinding,
+    AcceptExplanation,
+    RejectExplanation,
     SubmitSelfAssessment,
     ConveneMeeting,
     RecordAttendance,

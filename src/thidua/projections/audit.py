@@ -60,7 +60,8 @@ def describe(fact: Fact, last: dict[str, str]) -> Change:
         if name == "Scored":
             item = f"score/{year}/{unit}/{data['layer']}/{data['code']}"
             return Change("score", item, year, unit, (data["code"],))
-        if name == "FindingAnswered":
+        if name in ("FindingAnswered", "ExplanationAccepted", "ExplanationRejected"):
+            # One item per finding: a decision's `before` is the explanation it decided.
             item = f"finding/{year}/{unit}/{data['code']}"
             return Change("finding", item, year, unit, (data["code"],))
         if name == "SelfAssessmentSubmitted":

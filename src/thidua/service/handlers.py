@@ -267,6 +267,25 @@ async def answer_finding(cmd: c.AnswerFinding, uow: UnitOfWork) -> Decision:
     return card, []
 
 
+@handles(c.AcceptExplanation)
+async def accept_explanation(cmd: c.AcceptExplanation, uow: UnitOfWork) -> Decision:
+    """A verification like any other: the year open, the criteria in force, the year guarded."""
+    year = uow.year
+    year.check_open()
+    card = await uow.scorecard(cmd.year, cmd.unit)
+    criteria = year.criteria_on(uow.today)
+    card.accept_explanation(criteria, cmd.criterion, cmd.points, cmd.reason, uow.at, year.rules)
+    return card, [(year.id, year.version)]
+
+
+@handles(c.RejectExplanation)
+async def reject_explanation(cmd: c.RejectExplanation, uow: UnitOfWork) -> Decision:
+    """The finding stands: no score changes, so a finalised year may still hear it."""
+    card = await uow.scorecard(cmd.year, cmd.unit)
+    card.reject_explanation(cmd.criterion, cmd.reason, uow.at)
+    return card, []
+
+
 @handles(c.SubmitSelfAssessment)
 async def submit_self_assessment(cmd: c.SubmitSelfAssessment, uow: UnitOfWork) -> Decision:
     uow.year.check_open()
