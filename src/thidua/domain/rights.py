@@ -67,6 +67,7 @@ class Action(StrEnum):
     VERIFY_SCORE = "verify_score"
     DECIDE_EXPLANATION = "decide_explanation"  # accept or reject a unit's explanation
     CITY_ADJUST = "city_adjust"
+    DECIDE_PROPOSAL = "decide_proposal"  # the city's decision on a proposal sent to it
     FINALISE = "finalise"
     REOPEN = "reopen"
     READ_YEAR = "read_year"  # the year's shared documents and every unit's scores
@@ -90,6 +91,7 @@ _CITY = {
     Action.PUBLISH_CRITERIA,
     Action.OPEN_YEAR,
     Action.CITY_ADJUST,
+    Action.DECIDE_PROPOSAL,
     Action.REOPEN,
     Action.READ_YEAR,
     Action.READ_OWN_UNIT,

@@ -129,6 +129,10 @@ def _year_change(name: str, data: dict[str, Any], year: int | None, last: dict[s
         return Change("result", f"result/{year}", year)
     if name == "Proposed":
         return Change("proposal", f"proposal/{year}/{data['proposal']['proposal_id']}", year)
+    if name == "ProposalDecided":  # `before` is the proposal as proposed
+        return Change("proposal", f"proposal/{year}/{data['proposal_id']}", year)
+    if name == "ResultsSent":
+        return Change("sending", f"sending/{year}", year)
     return Change("year", f"year/{year}/{name}", year)
 
 

@@ -17,7 +17,7 @@ from thidua.domain.criteria import CriteriaTemplate
 from thidua.domain.entity import Entity
 from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.pledge import Pledge
-from thidua.domain.proposals import Award, FlagFacts
+from thidua.domain.proposals import Award, Dossier, FlagFacts
 from thidua.domain.results import RANKING_LAYER, YearResult, year_result
 from thidua.domain.rights import Actor
 from thidua.domain.rules import YearRules
@@ -333,3 +333,21 @@ async def propose(cmd: c.Propose, uow: UnitOfWork) -> Decision:
         }
     year.propose(cmd.proposal_id, cmd.award, list(cmd.units), list(cmd.documents), uow.today, facts)
     return year, guards
+
+
+# The result to the city, and the city's decisions.
+
+
+@handles(c.SendResults)
+async def send_results(cmd: c.SendResults, uow: UnitOfWork) -> Decision:
+    dossier = Dossier(cmd.proposal_letter, cmd.minutes, cmd.achievement_report)
+    uow.year.send_results(dossier, uow.today, cmd.reason)
+    return uow.year, []
+
+
+@handles(c.DecideProposal)
+async def decide_proposal(cmd: c.DecideProposal, uow: UnitOfWork) -> Decision:
+    uow.year.decide_proposal(
+        cmd.proposal_id, cmd.outcome, list(cmd.units_kept), cmd.reason, uow.today
+    )
+    return uow.year, []
