@@ -14,7 +14,7 @@ from eventsourcing.domain import event
 
 from thidua.domain.criteria import CriteriaSet, changed_codes
 from thidua.domain.entity import Entity
-from thidua.domain.errors import InvalidState, RuleViolation
+from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.meetings import Meeting, Round, check_attendance, check_open_round, counted
 from thidua.domain.membership import Membership, check_join, current_members, leaving
 from thidua.domain.proposals import (
@@ -32,7 +32,7 @@ from thidua.domain.proposals import (
     check_no_active,
     superseded,
 )
-from thidua.domain.results import YearResult
+from thidua.domain.results import Reopening, ResultDiff, YearResult, result_diff
 from thidua.domain.rights import YearContext
 from thidua.domain.rules import YearRules, amendments_allowed
 from thidua.domain.text import nfc
@@ -391,6 +391,27 @@ class ClusterYear(Entity):
                 "Kết quả năm chưa được chốt; đề nghị khen thưởng phải dựa trên kết quả đã chốt.",
             )
         return self.results[self.result_version]
+
+    def result(self, version: int) -> YearResult:
+        """A finalised result version, kept whatever reopened it."""
+        found = self.results.get(version)
+        if found is None:
+            raise NotFound(
+                "UNKNOWN_RESULT_VERSION",
+                f"Năm {self.year} không có phiên bản kết quả đã chốt số {version}.",
+            )
+        return found
+
+    def diff(self, from_version: int, to_version: int) -> ResultDiff:
+        """What changed from one result version to another, and the reopenings between."""
+        old, new = self.result(from_version), self.result(to_version)
+        low, high = sorted((from_version, to_version))
+        between = tuple(
+            Reopening(r["reason"], r["result_version"])
+            for r in self.reopenings
+            if low <= r["result_version"] < high
+        )
+        return ResultDiff(from_version, to_version, result_diff(old, new), between)
 
     # Proposals to the city.
 
