@@ -125,6 +125,22 @@ QUERIES = [
         every_unit=True,
     ),
     query(
+        "year.scorecard.findings",
+        f"year({Y25}) {{ scorecard(unit: $unit) {{ findings {{ answer {{ text }} }} }} }}",
+        Action.READ_OWN_UNIT,
+    ),
+    query(
+        "year.proposals",
+        f"year({Y25}) {{ proposals {{ proposalId decision {{ outcome }} revocation {{ reason }} }}"
+        " sending { late } reopenings { reason } }",
+        Action.READ_PUBLISHED,
+    ),
+    query(
+        "year.resultDiff",
+        f"year({Y25}) {{ resultDiff(from: 1, to: 1) {{ layers {{ units {{ unit }} }} }} }}",
+        Action.READ_YEAR,
+    ),
+    query(
         "cluster.auditTrail",
         "auditTrail(first: 5) { edges { node { position actor after } } }",
         Action.READ_AUDIT,
@@ -193,6 +209,16 @@ MUTATIONS = [
         f'{Y25}, unit: $unit, criterion: "A2", text: "Giả mạo"',
         Action.ANSWER_FINDING,
     ),
+    mutation(
+        "acceptExplanation",
+        f'{Y25}, unit: $unit, criterion: "A2", points: "1", reason: "Giả mạo"',
+        Action.DECIDE_EXPLANATION,
+    ),
+    mutation(
+        "rejectExplanation",
+        f'{Y25}, unit: $unit, criterion: "A2", reason: "Giả mạo"',
+        Action.DECIDE_EXPLANATION,
+    ),
     mutation("submitSelfAssessment", f"{Y25}, unit: $unit", Action.SUBMIT_SELF_ASSESSMENT),
     mutation(
         "conveneMeeting",
@@ -213,6 +239,16 @@ MUTATIONS = [
         "propose",
         f'{Y25}, proposalId: "gia-mao", award: FLAG, units: ["{Y}"], documents: []',
         Action.MANAGE_YEAR,
+    ),
+    mutation(
+        "sendResults",
+        f'{Y25}, proposalLetter: "a", minutes: "b", achievementReport: "c", reason: "Giả mạo"',
+        Action.MANAGE_YEAR,
+    ),
+    mutation(
+        "decideProposal",
+        f'{Y25}, proposalId: "co-thi-dua-2025", outcome: REJECTED, reason: "Giả mạo"',
+        Action.DECIDE_PROPOSAL,
     ),
 ]
 

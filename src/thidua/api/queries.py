@@ -4,6 +4,7 @@ connection. Every field asks `allowed` first; scorecards batch through a DataLoa
 
 import asyncio
 import base64
+import typing
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -46,22 +47,135 @@ async def _year(ctx: Context, cluster: str, year: int) -> ClusterYear:
     return loaded
 
 
-def _scorecards(ctx: Context) -> DataLoader[tuple[str, int, str, int | None], types.Scorecard]:
+CardKey = tuple[str, int, str, int | None]  # cluster, year, unit, position (None: now)
+
+
+def _grouped(keys: list[CardKey]) -> dict[tuple[str, int, int | None], list[str]]:
+    groups: dict[tuple[str, int, int | None], list[str]] = {}
+    for cluster, year, unit, position in keys:
+        groups.setdefault((cluster, year, position), []).append(unit)
+    return groups
+
+
+def _scorecards(ctx: Context) -> DataLoader[CardKey, "Scorecard"]:
     """Every scorecard a response asks for, read in two statements per cluster-year."""
 
-    async def load(keys: list[tuple[str, int, str, int | None]]) -> list[types.Scorecard]:
-        groups: dict[tuple[str, int, int | None], list[str]] = {}
-        for cluster, year, unit, position in keys:
-            groups.setdefault((cluster, year, position), []).append(unit)
-        found: dict[tuple[str, int, str, int | None], types.Scorecard] = {}
-        for (cluster, year, position), units in groups.items():
+    async def load(keys: list[CardKey]) -> list[Scorecard]:
+        found: dict[CardKey, Scorecard] = {}
+        for (cluster, year, position), units in _grouped(keys).items():
             cards = await ctx.services.reads.scorecards(cluster, year, units, position)
             for card in cards:
-                found[(cluster, year, card.unit, position)] = types.Scorecard.of(card)
+                fields = vars(types.Scorecard.of(card))
+                found[(cluster, year, card.unit, position)] = Scorecard(
+                    **fields, cluster=cluster, position=position
+                )
         return [found[k] for k in keys]
 
-    loader: DataLoader[Any, types.Scorecard] = ctx.loader("scorecards", lambda: DataLoader(load))
+    loader: DataLoader[Any, Scorecard] = ctx.loader("scorecards", lambda: DataLoader(load))
     return loader
+
+
+def _findings(ctx: Context) -> DataLoader[CardKey, list[types.Finding]]:
+    """Every scorecard's findings a response asks for, one transaction per cluster-year."""
+
+    async def load(keys: list[CardKey]) -> list[list[types.Finding]]:
+        found: dict[CardKey, list[types.Finding]] = {}
+        for (cluster, year, position), units in _grouped(keys).items():
+            cards = await ctx.services.reads.findings(cluster, year, units, position)
+            for unit, findings in zip(units, cards, strict=True):
+                found[(cluster, year, unit, position)] = [types.Finding.of(f) for f in findings]
+        return [found[k] for k in keys]
+
+    loader: DataLoader[Any, list[types.Finding]] = ctx.loader("findings", lambda: DataLoader(load))
+    return loader
+
+
+@strawberry.type(description="Phiếu chấm điểm của một đơn vị, mọi lớp điểm")
+class Scorecard(types.Scorecard):
+    cluster: strawberry.Private[str]
+    position: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="Kết quả kiểm tra từng tiêu chí (điểm thẩm định), giải trình của đơn vị và "
+        "quyết định của cơ quan thường trực, tại cùng thời điểm"
+    )
+    async def findings(self, info: strawberry.Info) -> list[types.Finding]:
+        key = (self.cluster, self.year, self.unit, self.position)
+        return await asyncio.shield(_findings(context(info)).load(key))
+
+
+@strawberry.input(description="Lọc lịch sử thay đổi")
+class AuditFilterInput:
+    unit: str | None = None
+    criterion: str | None = None
+    actor: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: types.AuditEntry
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="Lịch sử thay đổi theo thứ tự ghi nhật ký (Relay connection)")
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+
+
+def connection(rows: list[dict[str, Any]], first: int, after_position: int) -> AuditConnection:
+    """A page of `first` rows (one more was read, to tell whether another page follows)."""
+    edges = [
+        AuditEdge(cursor=cursor(r["position"]), node=types.AuditEntry.of(r)) for r in rows[:first]
+    ]
+    return AuditConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            has_previous_page=after_position > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+def check_page(first: int) -> None:
+    if not 0 < first <= PAGE_CAP:
+        raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
+
+
+def cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{position}".encode()).decode()
+
+
+BIGINT_MAX = 2**63 - 1  # a log position is a PostgreSQL bigint
+
+
+def position_of(after: str | None) -> int:
+    """The log position a cursor stands for: one `cursor` gave, or nothing else."""
+    if after is None:
+        return 0
+    try:
+        kind, position = base64.urlsafe_b64decode(after.encode()).decode().split(":")
+        if kind != "audit" or not position.isdigit() or not position.isascii():
+            raise ValueError(after)  # digits only: no sign, space, "_" or other scripts
+        found = int(position)
+        if found > BIGINT_MAX:
+            raise ValueError(after)
+        return found
+    except ValueError as exc:  # UnicodeError and binascii.Error are ValueErrors
+        raise BadInput("Con trỏ phân trang (after) không hợp lệ.") from exc
 
 
 @strawberry.type(description="Thứ hạng của một đơn vị, kèm phiếu chấm nếu người xem có quyền")
@@ -71,7 +185,7 @@ class Standing(types.Standing):
     position: strawberry.Private[int | None]
 
     @strawberry.field(description="Phiếu chấm của đơn vị tại cùng thời điểm")
-    async def scorecard(self, info: strawberry.Info) -> types.Scorecard:
+    async def scorecard(self, info: strawberry.Info) -> Scorecard:
         ctx = context(info)
         await allowed(
             ctx, self.cluster, Action.READ_OWN_UNIT, self.context, self.unit, "scorecard", self.year
@@ -162,9 +276,49 @@ class Year:
     def meetings(self) -> list[types.Meeting]:
         return types.meetings(self.aggregate)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Đề nghị khen thưởng, ngày gửi thành phố, quyết định và việc thu hồi"
+    )
     def proposals(self) -> list[types.Proposal]:
         return types.proposals(self.aggregate)
+
+    @strawberry.field(description="Các lần gửi kết quả và hồ sơ về thành phố, theo thứ tự")
+    def sendings(self) -> list[types.Sending]:
+        return [types.Sending.of(s) for s in self.aggregate.sendings]
+
+    @strawberry.field(description="Lần gửi kết quả về thành phố gần nhất")
+    def sending(self) -> types.Sending | None:
+        found = self.aggregate.sendings
+        return types.Sending.of(found[-1]) if found else None
+
+    @strawberry.field(description="Các lần mở lại kết quả đã chốt, với lý do")
+    def reopenings(self) -> list[types.Reopening]:
+        return [
+            types.Reopening(reason=r["reason"], result_version=r["result_version"])
+            for r in self.aggregate.reopenings
+        ]
+
+    @strawberry.field(
+        description="Thay đổi giữa hai phiên bản kết quả đã chốt: đơn vị đổi tổng điểm hoặc "
+        "thứ hạng, lý do mở lại, và các điểm đã ghi giữa hai lần chốt (cơ quan thường trực, "
+        "Ban TĐKT thành phố, kiểm toán viên)"
+    )
+    async def result_diff(
+        self,
+        info: strawberry.Info,
+        from_: typing.Annotated[int, strawberry.argument(name="from")],
+        to: int,
+    ) -> "ResultDiff":
+        ctx = context(info)
+        year = self.aggregate.context(self.today)
+        await allowed(ctx, self.cluster, Action.READ_YEAR, year, what="resultDiff")
+        found = self.aggregate.diff(from_, to)
+        return ResultDiff(
+            **types.diff_fields(found),
+            cluster=self.cluster,
+            year=self.aggregate.year,
+            units=found.changed_units(),
+        )
 
     async def _published(
         self,
@@ -254,7 +408,7 @@ class Year:
     @strawberry.field(description="Phiếu chấm của một đơn vị, hiện tại hoặc tại một vị trí")
     async def scorecard(
         self, info: strawberry.Info, unit: str, at_position: int | None = None
-    ) -> types.Scorecard:
+    ) -> Scorecard:
         ctx = context(info)
         year = self.aggregate.context(self.today)
         number = self.aggregate.year
@@ -263,57 +417,45 @@ class Year:
         return await asyncio.shield(_scorecards(ctx).load(key))
 
 
-@strawberry.input(description="Lọc lịch sử thay đổi")
-class AuditFilterInput:
-    unit: str | None = None
-    criterion: str | None = None
-    actor: str | None = None
-    subject: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+@strawberry.type(description="Thay đổi giữa hai phiên bản kết quả đã chốt")
+class ResultDiff:
+    cluster: strawberry.Private[str]
+    year: strawberry.Private[int]
+    units: strawberry.Private[list[str]]
+    from_version: int
+    to_version: int
+    reopenings: list[types.Reopening] = strawberry.field(
+        description="Các lần mở lại giữa hai phiên bản, với lý do"
+    )
+    layers: list[types.LayerDiff]
 
+    @strawberry.field(description="Một lớp điểm (lớp xếp hạng là CITY)")
+    def layer(self, layer: types.Layer) -> types.LayerDiff:
+        return next(found for found in self.layers if found.layer == layer)
 
-@strawberry.type
-class AuditEdge:
-    cursor: str
-    node: types.AuditEntry
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-
-@strawberry.type(description="Lịch sử thay đổi theo thứ tự ghi nhật ký (Relay connection)")
-class AuditConnection:
-    edges: list[AuditEdge]
-    page_info: PageInfo
-
-
-def cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{position}".encode()).decode()
-
-
-BIGINT_MAX = 2**63 - 1  # a log position is a PostgreSQL bigint
-
-
-def position_of(after: str | None) -> int:
-    """The log position a cursor stands for: one `cursor` gave, or nothing else."""
-    if after is None:
-        return 0
-    try:
-        kind, position = base64.urlsafe_b64decode(after.encode()).decode().split(":")
-        if kind != "audit" or not position.isdigit() or not position.isascii():
-            raise ValueError(after)  # digits only: no sign, space, "_" or other scripts
-        found = int(position)
-        if found > BIGINT_MAX:
-            raise ValueError(after)
-        return found
-    except ValueError as exc:  # UnicodeError and binascii.Error are ValueErrors
-        raise BadInput("Con trỏ phân trang (after) không hợp lệ.") from exc
+    @strawberry.field(
+        description="Các điểm đã ghi giữa hai lần chốt, của các đơn vị có tổng điểm thay đổi, "
+        "theo thứ tự nhật ký"
+    )
+    async def events(
+        self, info: strawberry.Info, first: int = 50, after: str | None = None
+    ) -> AuditConnection:
+        ctx = context(info)
+        check_page(first)
+        positions = await ctx.services.reads.finalised_positions(self.cluster, self.year)
+        ends = [positions.get(self.from_version), positions.get(self.to_version)]
+        if None in ends or not self.units:  # a projection behind, or no total moved
+            return connection([], first, 0)
+        low, high = sorted(typing.cast(list[int], ends))
+        where = AuditFilter(
+            subject="score",
+            year=self.year,
+            units=tuple(self.units),
+            after_position=max(low, position_of(after)),
+            before_position=high,
+        )
+        rows = await ctx.services.reads.audit_history(self.cluster, where, first + 1)
+        return connection(rows, first, position_of(after))
 
 
 @strawberry.type(description="Một cụm thi đua")
@@ -353,24 +495,11 @@ class Cluster:
     ) -> AuditConnection:
         ctx = context(info)
         await allowed(ctx, self.code, Action.READ_AUDIT, None, what="auditTrail")
-        if not 0 < first <= PAGE_CAP:
-            raise BadInput(f"Mỗi trang lấy từ 1 đến {PAGE_CAP} dòng (first).")
+        check_page(first)
         given = filter or AuditFilterInput()
         where = AuditFilter(**vars(given), after_position=position_of(after))
         rows = await ctx.services.reads.audit_history(self.code, where, first + 1)
-        edges = [
-            AuditEdge(cursor=cursor(r["position"]), node=types.AuditEntry.of(r))
-            for r in rows[:first]
-        ]
-        return AuditConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=where.after_position > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+        return connection(rows, first, where.after_position)
 
 
 @strawberry.type(description="Người đang gọi, theo token")

@@ -21,12 +21,18 @@ from thidua.domain.notes import Note as DomainNote
 from thidua.domain.notes import NoteKind as DomainNoteKind
 from thidua.domain.pledge import Pledge
 from thidua.domain.proposals import Award as DomainAward
+from thidua.domain.proposals import Proposal as DomainProposal
+from thidua.domain.proposals import Sending as DomainSending
+from thidua.domain.proposals import Verdict
 from thidua.domain.ranking import Place as DomainPlace
 from thidua.domain.ranking import Ranking as DomainRanking
 from thidua.domain.ranking import UnitTotals as DomainUnitTotals
 from thidua.domain.results import LayerResult as DomainLayerResult
+from thidua.domain.results import ResultDiff as DomainResultDiff
 from thidua.domain.results import YearResult as DomainYearResult
+from thidua.domain.scorecard import Finding as DomainFinding
 from thidua.domain.scorecard import Layer as DomainLayer
+from thidua.domain.scorecard import Outcome
 from thidua.projections.reads import ScorecardAt
 from thidua.projections.standings import Standing as StandingRow
 
@@ -75,6 +81,17 @@ strawberry.enum(Layer, name="Layer", description="Lớp điểm: tự chấm, th
 
 Award = DomainAward
 strawberry.enum(Award, name="Award", description="Danh hiệu đề nghị")
+
+strawberry.enum(
+    Verdict,
+    name="ProposalOutcome",
+    description="Quyết định của thành phố: khen thưởng, cắt giảm, không khen thưởng",
+)
+strawberry.enum(
+    Outcome,
+    name="ExplanationOutcome",
+    description="Giải trình: đang chờ, được chấp nhận, không được chấp nhận",
+)
 
 
 @strawberry.type(description="Một đơn vị thành viên và thời gian tham gia cụm")
@@ -171,6 +188,22 @@ class Meeting:
     ballots: list[BallotTally]
 
 
+@strawberry.type(description="Quyết định của thành phố về một đề nghị khen thưởng")
+class ProposalDecision:
+    outcome: Verdict
+    units_kept: list[str] = strawberry.field(
+        description="Đơn vị được khen thưởng: tất cả khi chấp thuận, không ai khi không chấp thuận"
+    )
+    reason: str | None
+    decided_on: date
+
+
+@strawberry.type(description="Quyết định phải thu hồi vì kết quả nó dựa vào đã được mở lại")
+class Revocation:
+    reason: str = strawberry.field(description="Lý do mở lại kết quả")
+    result_version: int = strawberry.field(description="Phiên bản kết quả đã bị thay thế")
+
+
 @strawberry.type
 class Proposal:
     proposal_id: str
@@ -179,6 +212,60 @@ class Proposal:
     result_version: int
     documents: list[str]
     superseded: bool
+    sent_on: date | None = strawberry.field(description="Ngày gửi thành phố, nếu đã gửi")
+    decision: ProposalDecision | None
+    revocation: Revocation | None
+
+    @classmethod
+    def of(cls, p: DomainProposal) -> "Proposal":
+        decision, revocation = p.decision, p.revocation
+        return cls(
+            proposal_id=p.proposal_id,
+            award=p.award,
+            units=list(p.units),
+            result_version=p.result_version,
+            documents=list(p.documents),
+            superseded=p.superseded,
+            sent_on=p.sent_on,
+            decision=None
+            if decision is None
+            else ProposalDecision(
+                outcome=decision.verdict,
+                units_kept=list(decision.units_kept),
+                reason=decision.reason,
+                decided_on=decision.on,
+            ),
+            revocation=None
+            if revocation is None
+            else Revocation(reason=revocation.reason, result_version=revocation.result_version),
+        )
+
+
+@strawberry.type(description="Kết quả đã chốt gửi thành phố, cùng hồ sơ và các đề nghị")
+class Sending:
+    result_version: int
+    proposals: list[str]
+    proposal_letter: str
+    minutes: str
+    achievement_report: str
+    sent_on: date
+    deadline: date
+    late: bool
+    reason: str | None = strawberry.field(description="Lý do gửi muộn")
+
+    @classmethod
+    def of(cls, s: DomainSending) -> "Sending":
+        return cls(
+            result_version=s.result_version,
+            proposals=list(s.proposals),
+            proposal_letter=s.dossier.proposal_letter,
+            minutes=s.dossier.minutes,
+            achievement_report=s.dossier.achievement_report,
+            sent_on=s.on,
+            deadline=s.deadline,
+            late=s.late,
+            reason=s.reason,
+        )
 
 
 @strawberry.type
@@ -246,7 +333,48 @@ class ScoreEntry:
     position: int = strawberry.field(description="Vị trí trong nhật ký nơi điểm này được ghi")
 
 
-@strawberry.type(description="Phiếu chấm điểm của một đơn vị, mọi lớp điểm")
+@strawberry.type(description="Giải trình của đơn vị về một kết quả kiểm tra, và quyết định")
+class Explanation:
+    text: str
+    finding: str = strawberry.field(description="Kết quả kiểm tra mà đơn vị giải trình")
+    finding_points: str
+    outcome: Outcome
+    reason: str | None = strawberry.field(description="Lý do chấp nhận hoặc không chấp nhận")
+    points: str | None = strawberry.field(description="Điểm thẩm định khi chấp nhận")
+    decided_at: datetime | None
+
+
+@strawberry.type(description="Kết quả kiểm tra (điểm thẩm định) một tiêu chí và giải trình")
+class Finding:
+    criterion: str
+    points: str
+    explanation: str = strawberry.field(description="Nhận xét của lớp thẩm định")
+    scored_at: datetime
+    answer: Explanation | None = strawberry.field(description="Giải trình gần nhất của đơn vị")
+
+    @classmethod
+    def of(cls, f: DomainFinding) -> "Finding":
+        d = f.dispute
+        return cls(
+            criterion=f.criterion,
+            points=_points(f.points),
+            explanation=f.explanation,
+            scored_at=f.at,
+            answer=None
+            if d is None
+            else Explanation(
+                text=d.answer,
+                finding=d.finding,
+                finding_points=_points(d.finding_points),
+                outcome=d.outcome,
+                reason=d.reason,
+                points=points(d.points),
+                decided_at=d.decided_at,
+            ),
+        )
+
+
+@strawberry.type(name="ScorecardEntries")  # served as queries.Scorecard, with its findings
 class Scorecard:
     year: int
     unit: str
@@ -521,6 +649,63 @@ class ResultVersion(YearResult):
         return cls(version=version, **cls.fields_of(result))
 
 
+@strawberry.type(description="Một đơn vị có tổng điểm hoặc thứ hạng thay đổi giữa hai kết quả")
+class UnitChange:
+    unit: str
+    total_before: str | None = strawberry.field(description="null: không có trong kết quả cũ")
+    total_after: str | None = strawberry.field(description="null: không có trong kết quả mới")
+    total_change: str | None = strawberry.field(description="Tổng điểm mới trừ tổng điểm cũ")
+    rank_before: int | None
+    rank_after: int | None
+    rank_change: int | None = strawberry.field(
+        description="Thứ hạng mới trừ thứ hạng cũ: số âm là tăng hạng"
+    )
+
+
+@strawberry.type(description="Thay đổi của một lớp điểm giữa hai phiên bản kết quả")
+class LayerDiff:
+    layer: Layer
+    first_before: str | None
+    first_after: str | None
+    units: list[UnitChange]
+
+
+@strawberry.type(description="Một lần mở lại kết quả đã chốt")
+class Reopening:
+    reason: str
+    result_version: int = strawberry.field(description="Phiên bản kết quả bị thay thế")
+
+
+def diff_fields(found: DomainResultDiff) -> dict[str, Any]:
+    return {
+        "from_version": found.from_version,
+        "to_version": found.to_version,
+        "reopenings": [
+            Reopening(reason=r.reason, result_version=r.result_version) for r in found.reopenings
+        ],
+        "layers": [
+            LayerDiff(
+                layer=layer,
+                first_before=d.first_before,
+                first_after=d.first_after,
+                units=[
+                    UnitChange(
+                        unit=c.unit,
+                        total_before=points(c.total_before),
+                        total_after=points(c.total_after),
+                        total_change=points(c.total_change),
+                        rank_before=c.rank_before,
+                        rank_after=c.rank_after,
+                        rank_change=c.rank_change,
+                    )
+                    for c in d.changes
+                ],
+            )
+            for layer, d in found.layers.items()
+        ],
+    }
+
+
 @strawberry.type(
     description="Một thay đổi: khi việc xảy ra (occurredAt) và khi được ghi (recordedAt)"
 )
@@ -580,14 +765,4 @@ def meetings(year: ClusterYear) -> list[Meeting]:
 
 
 def proposals(year: ClusterYear) -> list[Proposal]:
-    return [
-        Proposal(
-            proposal_id=p.proposal_id,
-            award=p.award,
-            units=list(p.units),
-            result_version=p.result_version,
-            documents=list(p.documents),
-            superseded=p.superseded,
-        )
-        for p in year.proposals.values()
-    ]
+    return [Proposal.of(p) for p in year.proposals.values()]

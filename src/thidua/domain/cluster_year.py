@@ -14,20 +14,25 @@ from eventsourcing.domain import event
 
 from thidua.domain.criteria import CriteriaSet, changed_codes
 from thidua.domain.entity import Entity
-from thidua.domain.errors import InvalidState, RuleViolation
+from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.meetings import Meeting, Round, check_attendance, check_open_round, counted
 from thidua.domain.membership import Membership, check_join, current_members, leaving
 from thidua.domain.proposals import (
     Award,
+    CityDecision,
+    Dossier,
     FlagFacts,
     Proposal,
+    Sending,
+    Verdict,
     check_certificates,
+    check_decision,
     check_flag,
     check_flag_quota,
     check_no_active,
     superseded,
 )
-from thidua.domain.results import RANKING_LAYER, YearResult
+from thidua.domain.results import RANKING_LAYER, Reopening, ResultDiff, YearResult, result_diff
 from thidua.domain.rights import YearContext
 from thidua.domain.rules import YearRules, amendments_allowed
 from thidua.domain.text import nfc
@@ -114,6 +119,7 @@ class ClusterYear(Entity):
         self.mid_year_review: YearResult | None = None
         self.proposals: dict[str, Proposal] = {}
         self.reopenings: list[dict[str, Any]] = []
+        self.sendings: list[Sending] = []
 
     # What the rules and rights read.
 
@@ -406,7 +412,7 @@ class ClusterYear(Entity):
     def _reopened(self, reason: str, superseding: int) -> None:
         self.status = Status.OPEN
         self.reopenings.append({"reason": reason, "result_version": superseding})
-        self.proposals = superseded(self.proposals, superseding)
+        self.proposals = superseded(self.proposals, superseding, reason)
 
     def current_result(self) -> YearResult:
         if self.status is not Status.FINALISED:
@@ -415,6 +421,27 @@ class ClusterYear(Entity):
                 "Kết quả năm chưa được chốt; đề nghị khen thưởng phải dựa trên kết quả đã chốt.",
             )
         return self.results[self.result_version]
+
+    def result(self, version: int) -> YearResult:
+        """A finalised result version, kept whatever reopened it."""
+        found = self.results.get(version)
+        if found is None:
+            raise NotFound(
+                "UNKNOWN_RESULT_VERSION",
+                f"Năm {self.year} không có phiên bản kết quả đã chốt số {version}.",
+            )
+        return found
+
+    def diff(self, from_version: int, to_version: int) -> ResultDiff:
+        """What changed from one result version to another, and the reopenings between."""
+        old, new = self.result(from_version), self.result(to_version)
+        low, high = sorted((from_version, to_version))
+        between = tuple(
+            Reopening(r["reason"], r["result_version"])
+            for r in self.reopenings
+            if low <= r["result_version"] < high
+        )
+        return ResultDiff(from_version, to_version, result_diff(old, new), between)
 
     # Proposals to the city.
 
@@ -458,3 +485,87 @@ class ClusterYear(Entity):
     @event("Proposed")
     def _proposed(self, proposal: dict[str, Any]) -> None:
         self.proposals[proposal["proposal_id"]] = Proposal.from_json(proposal)
+
+    # The result and its dossier to the city, and the city's decisions.
+
+    def send_results(self, dossier: Dossier, on: date, reason: str | None = None) -> None:
+        """Send the finalised result to the city with the dossier and every proposal on it
+        not sent yet. After the deadline (results to the city, in the year after) it is
+        still sent, marked late, and needs a reason."""
+        self.current_result()
+        dossier.check()
+        unsent = [
+            p.proposal_id
+            for p in self.proposals.values()
+            if p.result_version == self.result_version and not p.superseded and p.sent_on is None
+        ]
+        if not unsent:
+            raise InvalidState(
+                "NOTHING_TO_SEND",
+                f"Chưa có đề nghị khen thưởng nào dựa trên kết quả phiên bản {self.result_version} "
+                "chưa được gửi thành phố.",
+            )
+        deadline = self.rules.deadlines.results_to_city_on(self.year)
+        late = on > deadline
+        if late and not (reason or "").strip():
+            raise RuleViolation(
+                "LATE_REASON_REQUIRED",
+                f"Đã quá hạn gửi kết quả về thành phố ({deadline:%d/%m/%Y}); gửi muộn phải nêu "
+                "lý do.",
+            )
+        self._results_sent(
+            result_version=self.result_version,
+            proposals=unsent,
+            proposal_letter=nfc(dossier.proposal_letter),
+            minutes=nfc(dossier.minutes),
+            achievement_report=nfc(dossier.achievement_report),
+            on=on,
+            deadline=deadline,
+            late=late,
+            reason=nfc(reason) if reason and reason.strip() else None,
+        )
+
+    @event("ResultsSent")
+    def _results_sent(
+        self,
+        result_version: int,
+        proposals: list[str],
+        proposal_letter: str,
+        minutes: str,
+        achievement_report: str,
+        on: date,
+        deadline: date,
+        late: bool,
+        reason: str | None,
+    ) -> None:
+        dossier = Dossier(proposal_letter, minutes, achievement_report)
+        sending = Sending(result_version, tuple(proposals), dossier, on, deadline, late, reason)
+        self.sendings.append(sending)
+        for pid in proposals:
+            self.proposals[pid] = replace(self.proposals[pid], sent_on=on)
+
+    def decide_proposal(
+        self,
+        proposal_id: str,
+        verdict: Verdict,
+        units_kept: list[str],
+        reason: str | None,
+        on: date,
+    ) -> None:
+        """The city's decision on a proposal sent to it: approved, cut or rejected."""
+        found = self.proposals.get(proposal_id)
+        kept = check_decision(found, proposal_id, verdict, tuple(units_kept), reason)
+        self._proposal_decided(
+            proposal_id=proposal_id,
+            outcome=verdict.value,
+            units_kept=list(kept),
+            reason=nfc(reason) if reason and reason.strip() else None,
+            on=on,
+        )
+
+    @event("ProposalDecided")
+    def _proposal_decided(
+        self, proposal_id: str, outcome: str, units_kept: list[str], reason: str | None, on: date
+    ) -> None:
+        decision = CityDecision(Verdict(outcome), tuple(units_kept), reason, on)
+        self.proposals[proposal_id] = replace(self.proposals[proposal_id], decision=decision)

@@ -32,7 +32,7 @@ from thidua.domain.criteria import CriteriaSet
 from thidua.domain.errors import InvalidInput
 from thidua.domain.membership import Membership
 from thidua.domain.pledge import TopicKind
-from thidua.domain.proposals import Award
+from thidua.domain.proposals import Award, Verdict
 from thidua.domain.rights import Action
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer
@@ -337,6 +337,43 @@ class AnswerFinding(Command):
     text: Text
 
 
+def require_reason(reason: str | None, message: str) -> None:
+    """A reason that is missing or blank makes no command."""
+    if not (reason or "").strip():
+        raise InvalidInput("REASON_REQUIRED", message)
+
+
+@dataclass(frozen=True)
+class AcceptExplanation(Command):
+    """The secretariat accepts a unit's explanation: the verified score becomes `points`."""
+
+    action = Action.DECIDE_EXPLANATION
+    year: Year
+    unit: Code
+    criterion: Code
+    points: Decimal
+    reason: Text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_reason(self.reason, "Chấp nhận giải trình phải nêu lý do.")
+
+
+@dataclass(frozen=True)
+class RejectExplanation(Command):
+    """The secretariat rejects a unit's explanation: the finding stands."""
+
+    action = Action.DECIDE_EXPLANATION
+    year: Year
+    unit: Code
+    criterion: Code
+    reason: Text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_reason(self.reason, "Không chấp nhận giải trình phải nêu lý do.")
+
+
 @dataclass(frozen=True)
 class SubmitSelfAssessment(Command):
     action = Action.SUBMIT_SELF_ASSESSMENT
@@ -422,6 +459,50 @@ class Propose(Command):
     documents: Items = ()
 
 
+@dataclass(frozen=True)
+class SendResults(Command):
+    """The secretariat sends the finalised result, its dossier and proposals to the city.
+
+    After the deadline it is still sent, marked late, with the reason it is late."""
+
+    action = Action.MANAGE_YEAR
+    year: Year
+    proposal_letter: Name
+    minutes: Name
+    achievement_report: Name
+    reason: Text | None = None
+
+
+@dataclass(frozen=True)
+class DecideProposal(Command):
+    """The city's decision on a proposal sent to it: approved, cut or rejected.
+
+    A cut names the units it keeps; a cut or a rejection gives its reason."""
+
+    action = Action.DECIDE_PROPOSAL
+    year: Year
+    proposal_id: Code
+    outcome: Verdict
+    units_kept: Units = ()
+    reason: Text | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.outcome is not Verdict.APPROVED:
+            require_reason(
+                self.reason, "Quyết định cắt giảm hoặc không khen thưởng phải nêu lý do."
+            )
+        if self.outcome is Verdict.CUT and not self.units_kept:
+            raise InvalidInput(
+                "UNITS_KEPT_REQUIRED", "Quyết định cắt giảm phải nêu các đơn vị được giữ lại."
+            )
+        if self.outcome is not Verdict.CUT and self.units_kept:
+            raise InvalidInput(
+                "UNITS_KEPT_ONLY_FOR_CUT",
+                "Chỉ nêu các đơn vị được giữ lại khi quyết định cắt giảm đề nghị.",
+            )
+
+
 COMMANDS: tuple[type[Command], ...] = (
     RegisterCluster,
     PublishTemplate,
@@ -441,6 +522,8 @@ COMMANDS: tuple[type[Command], ...] = (
     VerifyScore,
     CityAdjust,
     AnswerFinding,
+    AcceptExplanation,
+    RejectExplanation,
     SubmitSelfAssessment,
     ConveneMeeting,
     RecordAttendance,
@@ -450,4 +533,6 @@ COMMANDS: tuple[type[Command], ...] = (
     Finalise,
     Reopen,
     Propose,
+    SendResults,
+    DecideProposal,
 )

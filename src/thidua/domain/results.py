@@ -12,6 +12,7 @@ held (key order included), so recorded logs and their hash chains keep loading.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from thidua.domain.notes import Note, floor_notes, membership_notes, registration_notes
@@ -127,3 +128,102 @@ def result_notes(
 
 
 RANKING_LAYER = Layer.CITY  # the last validated layer: city, else verified, else self
+
+
+# What changed between two result versions.
+
+
+@dataclass(frozen=True)
+class UnitChange:
+    """A unit whose total or rank differs between two results (None: not ranked there)."""
+
+    unit: str
+    total_before: Decimal | None
+    total_after: Decimal | None
+    rank_before: int | None
+    rank_after: int | None
+
+    @property
+    def total_change(self) -> Decimal | None:
+        if self.total_before is None or self.total_after is None:
+            return None
+        return self.total_after - self.total_before
+
+    @property
+    def rank_change(self) -> int | None:
+        """The new rank less the old: negative when the unit moved up."""
+        if self.rank_before is None or self.rank_after is None:
+            return None
+        return self.rank_after - self.rank_before
+
+
+@dataclass(frozen=True)
+class LayerDiff:
+    """One layer's changes, in the new ranking's order, and its first place before and after."""
+
+    changes: tuple[UnitChange, ...]
+    first_before: str | None
+    first_after: str | None
+
+
+@dataclass(frozen=True)
+class Reopening:
+    reason: str
+    result_version: int  # the result it superseded
+
+
+@dataclass(frozen=True)
+class ResultDiff:
+    """Two result versions compared, every layer, with the reopenings between them."""
+
+    from_version: int
+    to_version: int
+    layers: Mapping[Layer, LayerDiff] = field(hash=False)
+    reopenings: tuple[Reopening, ...] = ()
+
+    def changed_units(self) -> list[str]:
+        """Units whose total changed in any layer: the ones whose scores moved."""
+        return sorted(
+            {
+                change.unit
+                for found in self.layers.values()
+                for change in found.changes
+                if change.total_before != change.total_after
+            }
+        )
+
+
+def result_diff(old: YearResult, new: YearResult) -> dict[Layer, LayerDiff]:
+    """Per layer, the units whose total or rank changed from `old` to `new`, and by how
+    much; a unit ranked in one result only is listed with None on the other side."""
+    found: dict[Layer, LayerDiff] = {}
+    for layer in Layer:
+        before = _figures(old.layers.get(layer))
+        after = _figures(new.layers.get(layer))
+        changes = []
+        for unit in before.keys() | after.keys():
+            total_before, rank_before = before.get(unit, (None, None))
+            total_after, rank_after = after.get(unit, (None, None))
+            changes.append(UnitChange(unit, total_before, total_after, rank_before, rank_after))
+        moved = [
+            c for c in changes if (c.total_before, c.rank_before) != (c.total_after, c.rank_after)
+        ]
+        moved.sort(key=lambda c: (c.rank_after is None, c.rank_after or 0, c.unit))
+        found[layer] = LayerDiff(
+            changes=tuple(moved),
+            first_before=_first(old.layers.get(layer)),
+            first_after=_first(new.layers.get(layer)),
+        )
+    return found
+
+
+def _figures(found: LayerResult | None) -> dict[str, tuple[Decimal, int]]:
+    """Each unit's total and rank in one layer's result."""
+    if found is None:
+        return {}
+    ranks = {place.unit: place.rank for place in found.ranking.places}
+    return {t.unit: (t.total, ranks[t.unit]) for t in found.totals if t.unit in ranks}
+
+
+def _first(found: LayerResult | None) -> str | None:
+    return None if found is None else found.ranking.first

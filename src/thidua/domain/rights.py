@@ -65,7 +65,9 @@ class Action(StrEnum):
     SUBMIT_SELF_ASSESSMENT = "submit_self_assessment"
     ANSWER_FINDING = "answer_finding"
     VERIFY_SCORE = "verify_score"
+    DECIDE_EXPLANATION = "decide_explanation"  # accept or reject a unit's explanation
     CITY_ADJUST = "city_adjust"
+    DECIDE_PROPOSAL = "decide_proposal"  # the city's decision on a proposal sent to it
     FINALISE = "finalise"
     REOPEN = "reopen"
     READ_YEAR = "read_year"  # the year's shared documents and every unit's scores
@@ -89,6 +91,7 @@ _CITY = {
     Action.PUBLISH_CRITERIA,
     Action.OPEN_YEAR,
     Action.CITY_ADJUST,
+    Action.DECIDE_PROPOSAL,
     Action.REOPEN,
     Action.READ_YEAR,
     Action.READ_OWN_UNIT,
@@ -100,11 +103,14 @@ _SECRETARIAT = {
     Action.MANAGE_YEAR,
     Action.ROTATE_LEADERSHIP,
     Action.VERIFY_SCORE,
+    Action.DECIDE_EXPLANATION,
     Action.FINALISE,
     Action.READ_YEAR,
     Action.READ_OWN_UNIT,
     Action.READ_PUBLISHED,
 }
+# Judging a unit's score: never one's own (an inspector's, the secretariat's alike).
+_JUDGING = {Action.VERIFY_SCORE, Action.DECIDE_EXPLANATION}
 _OWN_UNIT = {
     Role.MEMBER_OFFICER: {Action.REGISTER_TOPIC, Action.SELF_SCORE, Action.ANSWER_FINDING},
     Role.MEMBER_HEAD: {Action.SIGN_PLEDGE, Action.SUBMIT_SELF_ASSESSMENT, Action.SELF_SCORE},
@@ -126,8 +132,9 @@ def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None
         return action is Action.READ_PUBLISHED
     if actor.role is Role.SECRETARIAT:
         if actor.unit is not None and actor.unit == year.leader:
-            # The secretariat verifies the others; its own unit is checked by an inspector.
-            own_unit = action is Action.VERIFY_SCORE and unit == actor.unit
+            # The secretariat verifies the others and decides their explanations; its own
+            # unit is checked by an inspector.
+            own_unit = action in _JUDGING and unit == actor.unit
             return action in _SECRETARIAT and not own_unit
         # Rights follow the leader; a former leader keeps reading the year it led.
         return actor.unit in year.former_leaders and action in {
@@ -171,7 +178,7 @@ def authorise(caller: Caller, action: Action, year: YearContext, unit: str | Non
 
 def refusal(actor: Actor, action: Action, year: YearContext, unit: str | None = None) -> Forbidden:
     """Why this role may not, in words the actor understands."""
-    own_unit = action is Action.VERIFY_SCORE and unit == actor.unit
+    own_unit = action in _JUDGING and unit == actor.unit
     if own_unit and actor.role in (Role.CROSS_INSPECTOR, Role.SECRETARIAT):
         code = "OWN_UNIT_INSPECTION"
         message = "Không đơn vị nào được kiểm tra, thẩm định điểm của chính đơn vị mình."

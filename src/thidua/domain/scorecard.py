@@ -4,10 +4,15 @@ Self scores come from the unit, verified scores from its cross-inspector or the
 secretariat, city adjustments from the city board. Ranking uses the last layer present
 for each criterion. Each entry keeps the criterion it was scored against, so a change of
 criteria flags it for re-scoring instead of rescaling it.
+
+A verified entry is an inspection finding. The unit may answer it with an explanation
+(giải trình); the secretariat accepts the explanation, setting the verified score, or
+rejects it, always with a reason. A decided explanation is final: the unit answers again
+only a new finding (a verified score recorded after the decision).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -59,6 +64,40 @@ def flagged_codes(entries: Entries, criteria: CriteriaSet) -> list[str]:
     return sorted(codes)
 
 
+class Outcome(StrEnum):
+    """Where a unit's explanation stands."""
+
+    PENDING = "pending"  # answered, waiting for the secretariat
+    ACCEPTED = "accepted"  # chấp nhận: the verified score was set accordingly
+    REJECTED = "rejected"  # không chấp nhận: the finding stands
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A unit's explanation of one finding, and what the secretariat decided on it."""
+
+    criterion: str
+    finding: str  # the verified entry's explanation the unit answered
+    finding_points: Decimal
+    answer: str
+    outcome: Outcome = Outcome.PENDING
+    reason: str | None = None
+    points: Decimal | None = None  # the verified score an acceptance set
+    decided_at: datetime | None = None
+    settled: int = 0  # the number of findings on the criterion when it was decided
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A criterion's verified entry as it stands, and the unit's latest explanation."""
+
+    criterion: str
+    points: Decimal
+    explanation: str
+    at: datetime
+    dispute: Dispute | None
+
+
 class ScoredCard(Protocol):
     """What standings read from a scorecard: the aggregate, or its projected rows."""
 
@@ -98,6 +137,8 @@ class Scorecard(Entity):
         self.unit = unit
         self.entries: dict[Layer, dict[str, dict[str, Any]]] = {layer: {} for layer in Layer}
         self.answers: dict[str, str] = {}
+        self.disputes: dict[str, Dispute] = {}
+        self.findings_made: dict[str, int] = {}  # verified entries recorded, per criterion
         self.submitted_at: datetime | None = None
 
     def score(
@@ -161,20 +202,124 @@ class Scorecard(Entity):
         }
         if layer == Layer.SELF:
             self.submitted_at = None  # a changed self-assessment must be submitted again
+        if layer == Layer.VERIFIED:
+            self.findings_made[code] = self.findings_made.get(code, 0) + 1
 
     def answer(self, code: str, text: str) -> None:
-        """The unit's answer to an inspection finding on one criterion."""
+        """The unit's answer to an inspection finding on one criterion: an explanation
+        waiting for the secretariat replaces the one before it; a decided one is final
+        until a new finding is recorded."""
         if code not in self.entries[Layer.VERIFIED]:
             raise InvalidState(
                 "NO_FINDING", f"Chưa có kết quả kiểm tra đối với tiêu chí {code} để trả lời."
             )
         if not text.strip():
             raise RuleViolation("ANSWER_REQUIRED", "Nội dung trả lời không được để trống.")
+        dispute = self.disputes.get(code)
+        if (
+            dispute is not None
+            and dispute.outcome is not Outcome.PENDING
+            and self.findings_made.get(code, 0) <= dispute.settled
+        ):
+            raise InvalidState(
+                "EXPLANATION_DECIDED",
+                f"Giải trình của đơn vị về tiêu chí {code} đã được cơ quan thường trực "
+                f"{_DECIDED[dispute.outcome]}; chỉ trả lời lại khi có kết quả kiểm tra mới.",
+            )
         self._answered(code=code, text=nfc(text))
 
     @event("FindingAnswered")
     def _answered(self, code: str, text: str) -> None:
         self.answers[code] = text
+        verified = self.entries[Layer.VERIFIED].get(code)
+        if verified is not None:  # always, since answering needs a finding
+            self.disputes[code] = Dispute(
+                criterion=code,
+                finding=verified["explanation"],
+                finding_points=verified["points"],
+                answer=text,
+            )
+
+    def pending(self, code: str) -> Dispute:
+        """The explanation on this criterion that waits for a decision."""
+        dispute = self.disputes.get(code)
+        if dispute is None:
+            raise InvalidState(
+                "NO_EXPLANATION",
+                f"Đơn vị {self.unit} chưa giải trình về kết quả kiểm tra tiêu chí {code}.",
+            )
+        if dispute.outcome is not Outcome.PENDING:
+            raise InvalidState(
+                "EXPLANATION_DECIDED",
+                f"Giải trình của đơn vị {self.unit} về tiêu chí {code} đã được "
+                f"{_DECIDED[dispute.outcome]}.",
+            )
+        return dispute
+
+    def accept_explanation(
+        self,
+        criteria: CriteriaSet,
+        code: str,
+        points: Decimal,
+        reason: str,
+        at: datetime,
+        rules: YearRules,
+    ) -> None:
+        """The secretariat accepts the unit's explanation: the verified score is set to
+        these points (a verified entry, as any verification), and the decision recorded."""
+        dispute = self.pending(code)
+        _check_reason(reason, code)
+        self.score(
+            Layer.VERIFIED,
+            criteria,
+            code,
+            points,
+            f"Chấp nhận giải trình của đơn vị: {nfc(reason)}",
+            [],
+            at,
+            rules,
+        )
+        self._accepted(code=code, answer=dispute.answer, points=points, reason=nfc(reason), at=at)
+
+    @event("ExplanationAccepted")
+    def _accepted(self, code: str, answer: str, points: Decimal, reason: str, at: datetime) -> None:
+        self.disputes[code] = replace(
+            self.disputes[code],
+            outcome=Outcome.ACCEPTED,
+            reason=reason,
+            points=points,
+            decided_at=at,
+            settled=self.findings_made.get(code, 0),
+        )
+
+    def reject_explanation(self, code: str, reason: str, at: datetime) -> None:
+        """The secretariat rejects the unit's explanation: the finding stands."""
+        dispute = self.pending(code)
+        _check_reason(reason, code)
+        self._rejected(code=code, answer=dispute.answer, reason=nfc(reason), at=at)
+
+    @event("ExplanationRejected")
+    def _rejected(self, code: str, answer: str, reason: str, at: datetime) -> None:
+        self.disputes[code] = replace(
+            self.disputes[code],
+            outcome=Outcome.REJECTED,
+            reason=reason,
+            decided_at=at,
+            settled=self.findings_made.get(code, 0),
+        )
+
+    def findings(self) -> list[Finding]:
+        """Every criterion with a verified entry, by code, with the unit's explanation."""
+        return [
+            Finding(
+                criterion=code,
+                points=entry["points"],
+                explanation=entry["explanation"],
+                at=entry["at"],
+                dispute=self.disputes.get(code),
+            )
+            for code, entry in sorted(self.entries[Layer.VERIFIED].items())
+        ]
 
     def submit(self, criteria: CriteriaSet, at: datetime) -> None:
         """The head signs the self-assessment: complete and with nothing left to re-score."""
@@ -210,3 +355,14 @@ class Scorecard(Entity):
 
     def points(self, layer: Layer) -> dict[str, Decimal]:
         return layered_points(self.entries, layer)
+
+
+_DECIDED = {Outcome.ACCEPTED: "chấp nhận", Outcome.REJECTED: "không chấp nhận"}
+
+
+def _check_reason(reason: str, code: str) -> None:
+    if not reason.strip():
+        raise RuleViolation(
+            "REASON_REQUIRED",
+            f"Chấp nhận hay không chấp nhận giải trình về tiêu chí {code} đều phải nêu lý do.",
+        )

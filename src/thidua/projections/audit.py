@@ -62,7 +62,8 @@ def describe(fact: Fact, last: dict[str, str]) -> Change:
         if name == "Scored":
             item = f"score/{year}/{unit}/{data['layer']}/{data['code']}"
             return Change("score", item, year, unit, (data["code"],))
-        if name == "FindingAnswered":
+        if name in ("FindingAnswered", "ExplanationAccepted", "ExplanationRejected"):
+            # One item per finding: a decision's `before` is the explanation it decided.
             item = f"finding/{year}/{unit}/{data['code']}"
             return Change("finding", item, year, unit, (data["code"],))
         if name == "SelfAssessmentSubmitted":
@@ -130,6 +131,10 @@ def _year_change(name: str, data: dict[str, Any], year: int | None, last: dict[s
         return Change("result", f"result/{year}", year)
     if name == "Proposed":
         return Change("proposal", f"proposal/{year}/{data['proposal']['proposal_id']}", year)
+    if name == "ProposalDecided":  # `before` is the proposal as proposed
+        return Change("proposal", f"proposal/{year}/{data['proposal_id']}", year)
+    if name == "ResultsSent":
+        return Change("sending", f"sending/{year}", year)
     return Change("year", f"year/{year}/{name}", year)
 
 

@@ -13,7 +13,7 @@ from thidua.domain.drafts import Reader, hidden, hidden_in, published_result
 from thidua.domain.entity import Entity
 from thidua.domain.pledge import Pledge
 from thidua.domain.results import YearResult
-from thidua.domain.scorecard import CardView, Layer
+from thidua.domain.scorecard import CardView, Layer, Scorecard
 from thidua.projections.audit import AuditProjection
 from thidua.projections.facts import Fact
 from thidua.projections.standings import NAME, Standing, compute_standings, json_object
@@ -283,6 +283,9 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     after_position: int = 0  # a page continues after the last position it saw
+    before_position: int | None = None  # positions below this one only
+    year: int | None = None
+    units: tuple[str, ...] | None = None  # any of these units
 
 
 async def audit_history(
@@ -298,6 +301,9 @@ async def audit_history(
         " AND ($6::text IS NULL OR subject = $6)"
         " AND ($7::timestamptz IS NULL OR recorded_at >= $7)"
         " AND ($8::timestamptz IS NULL OR recorded_at < $8)"
+        " AND ($10::int8 IS NULL OR position < $10)"
+        " AND ($11::int4 IS NULL OR year = $11)"
+        " AND ($12::text[] IS NULL OR unit = ANY($12::text[]))"
         " ORDER BY position LIMIT $9",
         tenant,
         where.after_position,
@@ -308,8 +314,40 @@ async def audit_history(
         where.since,
         where.until,
         limit,
+        where.before_position,
+        where.year,
+        None if where.units is None else list(where.units),
     )
     return [_audit_row(r) for r in rows]
+
+
+async def finalised_positions(conn: Connection, tenant: str, year: int) -> dict[int, int]:
+    """Where each finalised result version of a year was recorded: version -> position."""
+    rows = await conn.fetch(
+        "SELECT version, position FROM year_results"
+        f" WHERE tenant_id = $1 AND generation = {_STANDINGS_GENERATION} AND year = $2"
+        " AND kind = 'final'",
+        tenant,
+        year,
+    )
+    return {r["version"]: r["position"] for r in rows}
+
+
+LAST_POSITION = 2**63 - 1
+
+
+async def scorecards_replayed(
+    conn: Connection, tenant: str, year: int, units: list[str], position: int | None = None
+) -> list[Scorecard]:
+    """Units' scorecard aggregates as they stood at a position (None: now), in units'
+    order; a unit that has none yet gets an empty card."""
+    at = LAST_POSITION if position is None else position
+    found = []
+    for unit in units:
+        stream = Scorecard.create_id(year, unit)
+        card = await _replay(conn, tenant, stream, at, Scorecard)
+        found.append(card or Scorecard(year=year, unit=unit))
+    return found
 
 
 def _audit_row(row: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from thidua.domain.criteria import CriteriaTemplate
 from thidua.domain.entity import Entity
 from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.pledge import Pledge
-from thidua.domain.proposals import Award, FlagFacts
+from thidua.domain.proposals import Award, Dossier, FlagFacts
 from thidua.domain.results import RANKING_LAYER, YearResult, year_result
 from thidua.domain.rights import Actor
 from thidua.domain.rules import YearRules
@@ -293,6 +293,25 @@ async def answer_finding(cmd: c.AnswerFinding, uow: UnitOfWork) -> Decision:
     return card, []
 
 
+@handles(c.AcceptExplanation)
+async def accept_explanation(cmd: c.AcceptExplanation, uow: UnitOfWork) -> Decision:
+    """A verification like any other: the year open, the criteria in force, the year guarded."""
+    year = uow.year
+    year.check_open()
+    card = await uow.scorecard(cmd.year, cmd.unit)
+    criteria = year.criteria_on(uow.today)
+    card.accept_explanation(criteria, cmd.criterion, cmd.points, cmd.reason, uow.at, year.rules)
+    return card, [(year.id, year.version)]
+
+
+@handles(c.RejectExplanation)
+async def reject_explanation(cmd: c.RejectExplanation, uow: UnitOfWork) -> Decision:
+    """The finding stands: no score changes, so a finalised year may still hear it."""
+    card = await uow.scorecard(cmd.year, cmd.unit)
+    card.reject_explanation(cmd.criterion, cmd.reason, uow.at)
+    return card, []
+
+
 @handles(c.SubmitSelfAssessment)
 async def submit_self_assessment(cmd: c.SubmitSelfAssessment, uow: UnitOfWork) -> Decision:
     uow.year.check_open()
@@ -341,3 +360,21 @@ async def propose(cmd: c.Propose, uow: UnitOfWork) -> Decision:
         }
     year.propose(cmd.proposal_id, cmd.award, list(cmd.units), list(cmd.documents), uow.today, facts)
     return year, guards
+
+
+# The result to the city, and the city's decisions.
+
+
+@handles(c.SendResults)
+async def send_results(cmd: c.SendResults, uow: UnitOfWork) -> Decision:
+    dossier = Dossier(cmd.proposal_letter, cmd.minutes, cmd.achievement_report)
+    uow.year.send_results(dossier, uow.today, cmd.reason)
+    return uow.year, []
+
+
+@handles(c.DecideProposal)
+async def decide_proposal(cmd: c.DecideProposal, uow: UnitOfWork) -> Decision:
+    uow.year.decide_proposal(
+        cmd.proposal_id, cmd.outcome, list(cmd.units_kept), cmd.reason, uow.today
+    )
+    return uow.year, []

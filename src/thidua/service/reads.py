@@ -1,7 +1,8 @@
 """Reads: what the API asks of a cluster besides its aggregates (those come from
-`Emulation`). Standings now, at a position or at a time; scorecards at a position; the
-audit history; the log's head, the cluster's name, the clusters known; the version that
-keys kept answers; and a signal when the cluster's log may have grown.
+`Emulation`). Standings now, at a position or at a time; scorecards and their findings
+at a position; where each result was finalised; the audit history; the log's head, the
+cluster's name, the clusters known; the version that keys kept answers; and a signal
+when the cluster's log may have grown.
 
 Each read runs in one transaction of the cluster (row-level security confines it there)
 and is answered by the projections' queries or the store's own functions, so the API
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from thidua.domain.drafts import Reader, hidden_in
 from thidua.domain.errors import InvalidState
 from thidua.domain.results import YearResult
+from thidua.domain.scorecard import Finding
 from thidua.projections import checkpoints, reads
 from thidua.projections.reads import AuditFilter, ScorecardAt
 from thidua.projections.standings import Standing
@@ -90,6 +92,19 @@ class Reads:
         """Changes in log order, filtered, at most `limit` of them."""
         async with self._store.transaction(cluster) as conn:
             return await reads.audit_history(conn, cluster, where, limit)
+
+    async def finalised_positions(self, cluster: str, year: int) -> dict[int, int]:
+        """Where each finalised result version of a year was recorded."""
+        async with self._store.transaction(cluster) as conn:
+            return await reads.finalised_positions(conn, cluster, year)
+
+    async def findings(
+        self, cluster: str, year: int, units: list[str], position: int | None = None
+    ) -> list[list[Finding]]:
+        """Units' inspection findings with their explanations, at a position (None: now)."""
+        async with self._store.transaction(cluster) as conn:
+            cards = await reads.scorecards_replayed(conn, cluster, year, units, position)
+        return [card.findings() for card in cards]
 
     async def head(self, cluster: str) -> int:
         """The cluster's last position (0 for an empty log); UnknownTenant if none."""
