@@ -134,6 +134,7 @@ async def test_a_year_end_to_end(year: Year) -> None:
 
     # u1 is first but has no new model: no flag for it, whatever the vote.
     await run(secretariat, c.ConveneMeeting(YEAR, "tk", "Tổng kết", date(YEAR, 12, 20)))
+    clock.on(date(YEAR, 12, 20))  # attendance and the ballot on the meeting's day
     await run(secretariat, c.RecordAttendance(YEAR, "tk", tuple(UNITS[:4])))
     await run(secretariat, c.OpenBallot(YEAR, "tk", "u1", "Suy tôn"))
     await run(secretariat, c.RecordTally(YEAR, "tk", 4, 0, 0))
