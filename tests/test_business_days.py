@@ -197,3 +197,27 @@ async def test_a_rotation_takes_effect_on_its_day(
     now = (await service.year(code, YEAR)).context(local_day(clock()))
     assert now.leader == new
     assert old in now.former_leaders
+
+
+def test_a_unit_that_left_reads_its_own_past_and_so_does_the_unit_it_merged_into() -> None:
+    """Merged into u2 on 1 July: u3 keeps reading its own records of the year and the
+    published results, no one else's; u2 reads u3's records; u3 writes nothing more."""
+    from thidua.domain.cluster_year import ClusterYear
+    from thidua.domain.membership import Membership
+    from thidua.domain.rights import Action, may
+    from thidua.domain.rules import YearRules
+
+    members = [Membership(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("u1", "u2", "u3", "u4")]
+    year = ClusterYear.open(YEAR, members, "u1", [], YearRules())
+    year.leave("u3", date(YEAR, 7, 1), merged_into="u2")
+    after = year.context(date(YEAR, 9, 1))
+    officer = Actor("Cán bộ u3", Role.MEMBER_OFFICER, "u3")
+    assert may(officer, Action.READ_OWN_UNIT, after, "u3")
+    assert may(officer, Action.READ_PUBLISHED, after)
+    assert not may(officer, Action.READ_OWN_UNIT, after, "u4")
+    assert not may(officer, Action.SELF_SCORE, after, "u3")
+    heir = Actor("Cán bộ u2", Role.MEMBER_OFFICER, "u2")
+    assert may(heir, Action.READ_OWN_UNIT, after, "u3")
+    assert not may(Actor("Cán bộ u4", Role.MEMBER_OFFICER, "u4"), Action.READ_OWN_UNIT, after, "u3")
+    before = year.context(date(YEAR, 6, 30))
+    assert not may(heir, Action.READ_OWN_UNIT, before, "u3")  # not yet merged

@@ -145,11 +145,16 @@ class ClusterYear(Entity):
             for unit in i["units"]
         }
         before = {u for u in self.former_leaders if u != leader}
+        members = self.members_on(day)
+        every = [*self.members.values(), *self.past_memberships]
+        left = {m for m in every if m.left_on is not None and m.left_on <= day}
         return YearContext(
             leader=leader,
             former_leaders=frozenset(before | rotated_out),
-            members=self.members_on(day),
+            members=members,
             inspected_by=frozenset(pairs),
+            former_members=frozenset(m.unit for m in left if m.unit not in members),
+            mergers=frozenset((m.unit, m.merged_into) for m in left if m.merged_into),
         )
 
     def criteria_on(self, day: date) -> CriteriaSet:

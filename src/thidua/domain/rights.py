@@ -84,6 +84,8 @@ class YearContext:
     former_leaders: frozenset[str] = frozenset()
     members: frozenset[str] = frozenset()
     inspected_by: frozenset[tuple[str, str]] = frozenset()  # (inspector unit, inspected unit)
+    former_members: frozenset[str] = frozenset()  # left during the year
+    mergers: frozenset[tuple[str, str]] = frozenset()  # (unit merged, unit it merged into)
 
 
 _CITY = {
@@ -142,8 +144,12 @@ def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None
             Action.READ_OWN_UNIT,
             Action.READ_PUBLISHED,
         }
-    if actor.unit is None or actor.unit not in year.members:
+    if actor.unit is None:
         return False
+    if actor.unit not in year.members:
+        # A unit that left keeps reading the year's published results and its own records.
+        own = action is Action.READ_OWN_UNIT and unit in (None, actor.unit)
+        return actor.unit in year.former_members and (action is Action.READ_PUBLISHED or own)
     if action is Action.READ_PUBLISHED:
         return True  # published results are every member's to read
     if actor.role is Role.CROSS_INSPECTOR:
@@ -153,7 +159,8 @@ def may(actor: Actor, action: Action, year: YearContext, unit: str | None = None
         # An inspector reads the drafts and evidence of the units it checks.
         return action is Action.READ_OWN_UNIT and (unit in (None, actor.unit) or assigned)
     if action is Action.READ_OWN_UNIT:
-        return unit in (None, actor.unit)
+        # The unit a member merged into takes its records with it.
+        return unit in (None, actor.unit) or (unit, actor.unit) in year.mergers
     # Writing is always about a named unit, and only one's own.
     return action in _OWN_UNIT.get(actor.role, set()) and unit == actor.unit
 
