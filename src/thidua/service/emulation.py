@@ -10,9 +10,10 @@ fresh state unless the caller named the version it expects.
 """
 
 import asyncio
+import contextlib
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.commands import Command
 from thidua.domain.criteria import CriteriaTemplate
 from thidua.domain.days import business_day, moment_of
-from thidua.domain.errors import DomainError, NotFound
+from thidua.domain.errors import DomainError
 from thidua.domain.pledge import Pledge
 from thidua.domain.refusal import RefusedAttempt
 from thidua.domain.results import YearResult, year_result
@@ -164,39 +165,30 @@ class Emulation:
         """The deployment's refusals of uncovered clusters on one day."""
         return [dict(r) for r in await self.store.access_refusals(day)]
 
-    # The aggregates as they stand, for reads.
+    # The aggregates as they stand, for reads: the unit of work's own loaders, each in a
+    # session of its own.
 
-    async def _get(self, cluster: str, cls: type[Any], stream_id: str) -> Any:
+    @contextlib.asynccontextmanager
+    async def _reading(self, cluster: str) -> AsyncIterator[UnitOfWork]:
+        at = self.clock()
         async with self.store.session(cluster) as session:
-            return await self.repo.get(session, cls, stream_id)
+            yield UnitOfWork(self.store, session, self.repo, at, local_day(at))
 
     async def year(self, cluster: str, year: int) -> ClusterYear:
-        found: ClusterYear | None = await self._get(
-            cluster, ClusterYear, ClusterYear.create_id(year)
-        )
-        if found is None:
-            raise NotFound("UNKNOWN_YEAR", f"Cụm chưa mở năm thi đua {year}.")
-        return found
+        async with self._reading(cluster) as uow:
+            return await uow.cluster_year(year)
 
     async def pledge(self, cluster: str, year: int) -> Pledge:
-        found: Pledge | None = await self._get(cluster, Pledge, Pledge.create_id(year))
-        if found is None:
-            raise NotFound("PLEDGE_NOT_DRAFTED", f"Cụm chưa soạn giao ước thi đua năm {year}.")
-        return found
+        async with self._reading(cluster) as uow:
+            return await uow.pledge(year)
 
     async def scorecard(self, cluster: str, year: int, unit: str) -> Scorecard:
-        found: Scorecard | None = await self._get(
-            cluster, Scorecard, Scorecard.create_id(year, unit)
-        )
-        return found or Scorecard(year=year, unit=unit)
+        async with self._reading(cluster) as uow:
+            return await uow.scorecard(year, unit)
 
     async def template(self, name: str) -> CriteriaTemplate:
-        found: CriteriaTemplate | None = await self._get(
-            CITY_LOG, CriteriaTemplate, CriteriaTemplate.create_id(name)
-        )
-        if found is None:
-            raise NotFound("UNKNOWN_TEMPLATE", f"Thành phố chưa ban hành bộ tiêu chí {name}.")
-        return found
+        async with self._reading(CITY_LOG) as uow:  # the template opens its own session
+            return await uow.template(name)
 
     async def standings(self, cluster: str, year: int, on: date | None = None) -> YearResult:
         cluster_year = await self.year(cluster, year)
