@@ -12,10 +12,10 @@ from thidua.domain.errors import RuleViolation
 from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
+from thidua.ledger.codec import EventCodec
 from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore, Metadata
-from thidua.store.codec import EventCodec
 
 YEAR = 2025
 UNITS = [f"dv-{i:02d}" for i in range(1, 31)]

@@ -39,7 +39,7 @@ from bench.figures import Run, percentiles_ms
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
-from thidua.store.codec import AwareDatetimeAsISO, DateAsISO
+from thidua.ledger.codec import AwareDatetimeAsISO, DateAsISO
 
 PEER_SCHEMA = "eventsourcing_peer"
 YEAR = 2025

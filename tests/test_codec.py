@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 
+from thidua.ledger.codec import EventCodec
 from thidua.store import EventStore, Metadata
-from thidua.store.codec import EventCodec
 
 META = Metadata(actor="Phạm Thị D", role="member_officer", reason="tự chấm điểm")
 HANOI = timezone(timedelta(hours=7))

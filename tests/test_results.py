@@ -20,7 +20,7 @@ from thidua.domain.ranking import DecidedBy, Floor, Place, Ranking, UnitTotals
 from thidua.domain.results import LayerResult, YearResult
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer
-from thidua.store.codec import EventCodec, NFCJSONTranscoder
+from thidua.ledger.codec import EventCodec, NFCJSONTranscoder
 
 DATA = Path(__file__).parent / "data"
 HANOI = timezone(timedelta(hours=7))

@@ -29,12 +29,12 @@ from thidua.domain.errors import RuleViolation
 from thidua.domain.membership import Membership
 from thidua.domain.rights import Actor, Role
 from thidua.domain.rules import Deadlines, FlagCondition, TieBreak, VoteBase, YearRules
+from thidua.ledger.codec import EventCodec
 from thidua.projections import reads
 from thidua.projections.runtime import Projector
 from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore, Metadata
-from thidua.store.codec import EventCodec
 
 YEAR = 2025
 UNITS = ["u1", "u2", "u3"]

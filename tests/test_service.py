@@ -20,10 +20,10 @@ from thidua.domain.pledge import TopicKind
 from thidua.domain.proposals import Award
 from thidua.domain.rights import Action, Actor, Caller, Role, may
 from thidua.domain.scorecard import Layer, Scorecard
+from thidua.ledger.records import RecordedEvent
 from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope, Recorded
 from thidua.store import ConcurrencyConflict, EventStore
-from thidua.store.records import RecordedEvent
 
 YEAR = 2025
 UNITS = ["u1", "u2", "u3", "u4", "u5", "u6"]

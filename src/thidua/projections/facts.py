@@ -7,8 +7,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from thidua.store.codec import EventCodec
-from thidua.store.records import RecordedEvent
+from thidua.ledger.codec import EventCodec
+from thidua.ledger.records import RecordedEvent
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _codec = EventCodec()

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 
 from thidua.domain.days import HANOI, local_day
 from thidua.domain.rights import Actor, Caller
-from thidua.store.records import Metadata
+from thidua.ledger.records import Metadata
 
 __all__ = ["HANOI", "Calendar", "Envelope", "Recorded", "local_day", "utc_now"]
 

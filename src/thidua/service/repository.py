@@ -9,10 +9,10 @@ from collections import OrderedDict
 from typing import Any, TypeVar, cast
 
 from thidua.domain.entity import Entity
+from thidua.ledger.codec import EventCodec
+from thidua.ledger.records import Metadata, RecordedEvent
 from thidua.service.envelope import Recorded
-from thidua.store.codec import EventCodec
 from thidua.store.eventstore import Session
-from thidua.store.records import Metadata, RecordedEvent
 
 T = TypeVar("T", bound=Entity)
 KEPT = 4096  # aggregates kept, the most recently used

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from thidua.store.chain import GENESIS, content_digest, link
+from thidua.ledger.chain import GENESIS, content_digest, link
+from thidua.ledger.records import RecordedEvent
 from thidua.store.eventstore import EventStore
-from thidua.store.records import RecordedEvent
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from asyncpg.pool import PoolConnectionProxy
 from thidua.db.pool import create_app_pool
 from thidua.domain.checks import CLUSTER_CODE
 from thidua.domain.text import nfc
-from thidua.store.chain import content_digest
+from thidua.ledger.chain import content_digest
+from thidua.ledger.records import AppendResult, Metadata, NewEvent, RecordedEvent
 from thidua.store.errors import (
     ConcurrencyConflict,
     InvalidIdempotencyKey,
@@ -27,7 +28,6 @@ from thidua.store.errors import (
     UnknownTenant,
 )
 from thidua.store.notifier import Notifier
-from thidua.store.records import AppendResult, Metadata, NewEvent, RecordedEvent
 
 # What a transaction hands out: a pooled connection, used like a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy

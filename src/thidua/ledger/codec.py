@@ -19,7 +19,7 @@ from eventsourcing.persistence import (
 )
 
 from thidua.domain.text import nfc_deep
-from thidua.store.records import NewEvent, RecordedEvent
+from thidua.ledger.records import NewEvent, RecordedEvent
 
 
 class AwareDatetimeAsISO(Transcoding):
