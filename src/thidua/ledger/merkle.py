@@ -10,7 +10,7 @@ The `verify_*` functions are the RFC's verification algorithms, for auditors.
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -20,7 +20,8 @@ class ProofError(ValueError):
     """A proof that does not prove what it claims."""
 
 
-class Node(NamedTuple):
+@dataclass(frozen=True)
+class Node:
     level: int
     index: int
 
