@@ -68,21 +68,12 @@ async def test_other_tenants_rows_are_not_writable(
     a, b = two_tenants
     async with store.transaction(a) as conn:
         assert (
-            await conn.execute("UPDATE event_log_heads SET position = 0 WHERE tenant_id = $1", b)
-            == "UPDATE 0"
-        )
-        assert (
             await conn.execute(
                 "UPDATE projection_checkpoints SET position = 99 WHERE tenant_id = $1", b
             )
             == "UPDATE 0"
         )
     inserts = [
-        (
-            "INSERT INTO events VALUES ($1, 999, 's', 1, 't', 1, '', '{}', now(), $2)",
-            (b, bytes(32)),
-        ),
-        ("INSERT INTO idempotency_keys VALUES ($1, 'k', 's', 1, '{1}')", (b,)),
         ("INSERT INTO projection_checkpoints (tenant_id, projection) VALUES ($1, 'x')", (b,)),
         ("INSERT INTO tenants (tenant_id, name) VALUES ('cum-intruder', 'x')", ()),
     ]
@@ -149,3 +140,36 @@ async def test_every_table_with_tenant_rows_is_confined_to_its_tenant(
         assert table["relrowsecurity"], table["relname"]
         assert table["relforcerowsecurity"], table["relname"]
         assert table["confined"], table["relname"]
+
+
+# Every way to write the log except append_events, tried on the caller's own cluster.
+DIRECT_WRITES = [
+    "INSERT INTO events VALUES (current_tenant(), 999, 's', 1, 't', 1, '', '{}', now(),"
+    " '\\x0000000000000000000000000000000000000000000000000000000000000000')",
+    "UPDATE events SET payload = '' WHERE tenant_id = current_tenant()",
+    "DELETE FROM events WHERE tenant_id = current_tenant()",
+    "TRUNCATE events",
+    "UPDATE event_log_heads SET position = 0 WHERE tenant_id = current_tenant()",
+    "DELETE FROM event_log_heads WHERE tenant_id = current_tenant()",
+    "INSERT INTO event_log_heads (tenant_id) VALUES (current_tenant())",
+    "INSERT INTO idempotency_keys VALUES (current_tenant(), 'k', 's', 1, '{1}')",
+    "INSERT INTO log_tree VALUES (current_tenant(), 0, 999, sha256(''))",
+    "UPDATE log_tree SET hash = sha256('') WHERE tenant_id = current_tenant()",
+    "DELETE FROM log_tree WHERE tenant_id = current_tenant()",
+    "UPDATE log_checkpoints SET size = 0 WHERE tenant_id = current_tenant()",
+    "DELETE FROM log_checkpoints WHERE tenant_id = current_tenant()",
+    "SELECT log_tree_add(current_tenant(), 1, '{}', ARRAY[sha256('')])",
+]
+
+
+@pytest.mark.parametrize("sql", DIRECT_WRITES)
+async def test_the_log_is_written_only_through_append_events(
+    store: EventStore, two_tenants: tuple[str, str], sql: str
+) -> None:
+    a, _ = two_tenants
+    before = await store.head(a)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+        async with store.transaction(a) as conn:
+            await conn.execute(sql)
+    assert await store.head(a) == before
+    assert len(await store.read_log(a)) == 1

@@ -127,7 +127,7 @@ class EventStore:
                 await conn.execute(
                     "INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)", tenant, nfc(name)
                 )
-                await conn.execute("INSERT INTO event_log_heads (tenant_id) VALUES ($1)", tenant)
+                await conn.execute("SELECT open_log($1)", tenant)
         except asyncpg.UniqueViolationError:
             raise TenantExists(tenant) from None
 
@@ -373,10 +373,7 @@ class Session:
             self.tenant,
             nfc(name),
         )
-        await self.conn.execute(
-            "INSERT INTO event_log_heads (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            self.tenant,
-        )
+        await self.conn.execute("SELECT open_log($1)", self.tenant)
 
     async def append(
         self,
