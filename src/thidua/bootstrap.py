@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
+from thidua.ledger.note import parse_verifier
 from thidua.projections.runtime import Projector
+from thidua.service.ledger import Ledger, Witness
 from thidua.store.eventstore import EventStore
 
 
@@ -40,3 +42,10 @@ async def open_runtime(
             yield Runtime(settings, dsn, store, projector)
         finally:
             await store.close()
+
+
+def open_ledger(runtime: Runtime) -> Ledger:
+    """The log's signer and witnesses, as configured."""
+    log = runtime.settings.log
+    witnesses = tuple(Witness(url, parse_verifier(key)) for url, key in log.witnesses)
+    return Ledger(runtime.store, runtime.settings.log_key(), log.origin, witnesses)

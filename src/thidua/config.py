@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thidua.errors import ThiduaError
+from thidua.ledger.note import generate_key
 
 
 class ConfigurationError(ThiduaError):
@@ -26,6 +27,49 @@ class TokenSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    """The verifiable log: the name its checkpoints carry, the key that signs them (a
+    signed-note signer key, given or, in development, kept in the data folder), the
+    witnesses asked to cosign (URL and public key each) and how often due clusters are
+    signed."""
+
+    origin: str = "thidua.localhost"
+    key: str | None = None
+    key_file: Path | None = None
+    witnesses: tuple[tuple[str, str], ...] = ()
+    interval: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "LogSettings":
+        key_file = env.get("THIDUA_LOG_KEY_FILE") or None
+        entries = env.get("THIDUA_WITNESSES", "").replace("\n", ";").split(";")
+        witnesses = tuple(_witness(entry) for entry in entries if entry.strip())
+        try:
+            interval = float(env.get("THIDUA_CHECKPOINT_INTERVAL") or 300)
+        except ValueError:
+            raise ConfigurationError(
+                "THIDUA_CHECKPOINT_INTERVAL phải là số giây (must be seconds)."
+            ) from None
+        return cls(
+            origin=env.get("THIDUA_LOG_ORIGIN") or "thidua.localhost",
+            key=env.get("THIDUA_LOG_KEY") or None,
+            key_file=Path(key_file) if key_file else None,
+            witnesses=witnesses,
+            interval=interval,
+        )
+
+
+def _witness(entry: str) -> tuple[str, str]:
+    url, _, key = entry.strip().partition(" ")
+    if not url.startswith(("http://", "https://")) or not key.strip():
+        raise ConfigurationError(
+            "THIDUA_WITNESSES: mỗi nhân chứng là 'URL KHÓA_CÔNG_KHAI', cách nhau bởi ';' "
+            "(each witness is 'URL PUBLIC_KEY', separated by ';')."
+        )
+    return url, key.strip()
+
+
+@dataclass(frozen=True)
 class Settings:
     """DATABASE_URL names a PostgreSQL server; without it an embedded one runs in data_dir."""
 
@@ -34,6 +78,7 @@ class Settings:
     production: bool = False
     tokens: TokenSettings = TokenSettings()
     introspection: bool = True
+    log: LogSettings = LogSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -59,7 +104,14 @@ class Settings:
                 "hoặc THIDUA_JWT_SECRET (production needs token keys)."
             )
         introspection = env.get("THIDUA_INTROSPECTION", "off" if production else "on") == "on"
-        return cls(url, data_dir, production, tokens, introspection)
+        log = LogSettings.from_env(env)
+        if production and not ((log.key or log.key_file) and env.get("THIDUA_LOG_ORIGIN")):
+            raise ConfigurationError(
+                "Chế độ production cần khóa ký nhật ký và tên nhật ký: THIDUA_LOG_KEY hoặc "
+                "THIDUA_LOG_KEY_FILE, và THIDUA_LOG_ORIGIN (production needs the log's "
+                "signing key and origin)."
+            )
+        return cls(url, data_dir, production, tokens, introspection, log)
 
     def token_secret(self) -> str | None:
         """The HS256 secret: configured, or in development one kept in the data folder."""
@@ -71,3 +123,20 @@ class Settings:
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+    def log_key(self) -> str:
+        """The checkpoint signer key: configured, or in development one kept in the data
+        folder (made on first use, named after the origin)."""
+        if self.log.key:
+            return self.log.key
+        path = self.log.key_file or self.data_dir / "log-signing-key"
+        if not path.exists() and self.log.key_file is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(generate_key(self.log.origin)[0] + "\n")
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Không đọc được khóa ký nhật ký {path} (cannot read the log key): {exc}"
+            ) from None

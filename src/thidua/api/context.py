@@ -9,6 +9,8 @@ from strawberry.dataloader import DataLoader
 
 from thidua.api.tokens import Principal, Unauthenticated
 from thidua.service.emulation import Emulation
+from thidua.service.evidence import Evidence
+from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
 
 
@@ -16,6 +18,8 @@ from thidua.service.reads import Reads
 class Services:
     reads: Reads
     emulation: Emulation
+    ledger: Ledger
+    evidence: Evidence
 
 
 @dataclass

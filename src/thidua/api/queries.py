@@ -12,7 +12,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
-from thidua.api import types
+from thidua.api import ledger, types
 from thidua.api.access import allowed, cluster_of, context, covered
 from thidua.api.auth import permits
 from thidua.api.context import Context
@@ -501,6 +501,24 @@ class Cluster:
         rows = await ctx.services.reads.audit_history(self.code, where, first + 1)
         return connection(rows, first, where.after_position)
 
+    @strawberry.field(
+        description="Điểm kiểm tra mới nhất đã ký của nhật ký cụm; ký ngay nếu nhật ký đã dài thêm"
+    )
+    async def checkpoint(self, info: strawberry.Info) -> ledger.Checkpoint:
+        return await ledger.checkpoint(context(info), self.code)
+
+    @strawberry.field(description="Bằng chứng sự kiện ở một vị trí nằm trong cây có treeSize lá")
+    async def inclusion_proof(
+        self, info: strawberry.Info, position: int, tree_size: int | None = None
+    ) -> ledger.InclusionProof:
+        return await ledger.inclusion(context(info), self.code, position, tree_size)
+
+    @strawberry.field(description="Bằng chứng cây toSize lá nối tiếp cây fromSize lá")
+    async def consistency_proof(
+        self, info: strawberry.Info, from_size: int, to_size: int | None = None
+    ) -> ledger.ConsistencyProof:
+        return await ledger.consistency(context(info), self.code, from_size, to_size)
+
 
 @strawberry.type(description="Người đang gọi, theo token")
 class Me:
@@ -557,6 +575,12 @@ class Query:
             raise Forbidden("FORBIDDEN", "Chỉ kiểm toán viên và Ban TĐKT thành phố được xem.")
         rows = await ctx.services.emulation.access_refusals(day)
         return [AccessRefusal(**row) for row in rows]
+
+    @strawberry.field(
+        description="Khóa công khai ký các điểm kiểm tra của nhật ký (định dạng C2SP signed-note)"
+    )
+    def log_key(self, info: strawberry.Info) -> str:
+        return context(info).services.ledger.public_key
 
     @strawberry.field(description="Các cụm mà token của bạn có quyền")
     async def clusters(self, info: strawberry.Info) -> list[Cluster]:

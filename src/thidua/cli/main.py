@@ -3,12 +3,14 @@ is one clear line, non-zero exit."""
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
-from thidua.bootstrap import open_runtime
+from thidua.bootstrap import open_ledger, open_runtime
 from thidua.cli import projections
 from thidua.config import Settings
 from thidua.db.migrate import migrate
@@ -16,6 +18,10 @@ from thidua.db.server import database_url
 from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
+from thidua.ledger import note
+from thidua.ledger.evidence import event_line, lines
+from thidua.service.evidence import Evidence
+from thidua.service.reads import Reads
 from thidua.store.audit import verify_chain
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -29,13 +35,18 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         if args.demo:
             await load_demo(runtime.store)
+        app = create_app(runtime)
         # Catches up after a restart or a failed inline run, and rebuilds a new version.
         runner = asyncio.create_task(runtime.projector.run(), name="thidua-projections")
-        config = uvicorn.Config(create_app(runtime), host=args.host, port=args.port, lifespan="off")
+        signer = asyncio.create_task(
+            app.state.ledger.run(settings.log.interval), name="thidua-checkpoints"
+        )
+        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="off")
         try:
             await uvicorn.Server(config).serve()
         finally:
             runner.cancel()
+            signer.cancel()
     return 0
 
 
@@ -67,6 +78,47 @@ async def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+async def audit_key(args: argparse.Namespace, settings: Settings) -> int:
+    print(note.parse_signer(settings.log_key()).verifier().text())
+    return 0
+
+
+async def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_runtime(settings) as runtime:
+        signed = await open_ledger(runtime).checkpoint(args.cluster)
+    sys.stdout.write(signed.cosigned)
+    return 0
+
+
+async def audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    kept = [_size_of(path) for path in args.checkpoint]
+    async with open_runtime(settings) as runtime:
+        ledger = open_ledger(runtime)
+        evidence = Evidence(ledger, Reads(runtime.store))
+        header, events = await evidence.export(
+            args.cluster,
+            year=args.year,
+            after=args.after,
+            upto=args.upto,
+            kept=kept,
+            by=f"thidua audit export ({getpass.getuser()})",
+        )
+        count = 0
+        with args.out.open("w", encoding="utf-8") as out:
+            out.write(next(iter(lines(header, ()))))
+            async for event in events:
+                out.write(event_line(event))
+                count += 1
+    print(f"{args.out}: {count} events, positions {header.after + 1}–{header.upto}.")
+    return 0
+
+
+def _size_of(path: Path) -> int:
+    """The size of a kept checkpoint (its signature is the verifier's business)."""
+    text = path.read_text(encoding="utf-8")
+    return note.Checkpoint.parse(text[: text.rfind("\n\n") + 1]).size
 
 
 async def token(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,6 +154,24 @@ def parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="recompute a cluster's hash chain")
     verify.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
     verify.set_defaults(run=audit_verify)
+    audit.add_parser("key", help="print the log's public key").set_defaults(run=audit_key)
+    checkpoint = audit.add_parser("checkpoint", help="sign and print a cluster's checkpoint")
+    checkpoint.add_argument("--cluster", required=True)
+    checkpoint.set_defaults(run=audit_checkpoint)
+    export = audit.add_parser("export", help="write a cluster's evidence for thidua-verify")
+    export.add_argument("--cluster", required=True)
+    export.add_argument("--year", type=int, help="the cluster-year's events")
+    export.add_argument("--after", type=int, default=0, help="or the positions after this")
+    export.add_argument("--upto", type=int, help="... up to this one (default: the head)")
+    export.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        type=Path,
+        help="a checkpoint kept earlier, to include a proof from its size (repeatable)",
+    )
+    export.add_argument("--out", required=True, type=Path)
+    export.set_defaults(run=audit_export)
 
     token_cmd = commands.add_parser(
         "token", help="print a development token (HS256, signed with the development secret)"

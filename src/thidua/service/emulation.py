@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -55,6 +55,8 @@ class Emulation:
         self.store = store
         self.repo = Repository()
         self.clock = clock
+        # Told of each command once it committed (the ledger signs at finalisation).
+        self.committed: list[Callable[[str, Command], Awaitable[None]]] = []
 
     def today(self) -> date:
         return local_day(self.clock())
@@ -65,7 +67,7 @@ class Emulation:
         at = self.clock()
         for attempt in range(RETRIES):
             try:
-                return await self._attempt(envelope, command, at)
+                recorded = await self._attempt(envelope, command, at)
             except DomainError as refused:
                 await self.record_refusal(envelope, command, refused, at)
                 raise
@@ -74,6 +76,10 @@ class Emulation:
                     raise
                 # Jittered backoff, so writers of one stream stop colliding in lockstep.
                 await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
+                continue
+            for told in self.committed:
+                await told(log_of(envelope, command), command)
+            return recorded
         raise AssertionError("unreachable")
 
     async def _attempt(self, envelope: Envelope, command: Command, at: datetime) -> Recorded:

@@ -17,7 +17,7 @@ from asyncpg.pool import PoolConnectionProxy
 from thidua.db.pool import create_app_pool
 from thidua.domain.checks import CLUSTER_CODE
 from thidua.domain.text import nfc
-from thidua.ledger.chain import content_digest
+from thidua.ledger.chain import GENESIS, content_digest
 from thidua.ledger.records import AppendResult, Metadata, NewEvent, RecordedEvent
 from thidua.store.errors import (
     ConcurrencyConflict,
@@ -440,3 +440,26 @@ class Session:
                 await hook(self.conn, tenant, positions[-1])
             self.appended = positions[-1]
         return AppendResult(version, tuple(positions))
+
+
+async def year_positions(conn: Connection, tenant: str, year: int) -> tuple[int, int] | None:
+    """The positions just before the first and at the last event of a year's streams
+    (the year's, its pledge's and its scorecards'); None when it has none."""
+    row = await conn.fetchrow(
+        "SELECT min(position) - 1 AS after, max(position) AS upto FROM events"
+        " WHERE tenant_id = $1 AND split_part(stream_id, '/', 2) = $2"
+        " AND split_part(stream_id, '/', 1) IN ('year', 'pledge', 'scorecard')",
+        tenant,
+        str(year),
+    )
+    if row is None or row["upto"] is None:
+        return None
+    return row["after"], row["upto"]
+
+
+async def hash_at(conn: Connection, tenant: str, position: int) -> bytes:
+    """The chain hash at a position (the genesis hash at 0)."""
+    found: bytes | None = await conn.fetchval(
+        "SELECT hash FROM events WHERE tenant_id = $1 AND position = $2", tenant, position
+    )
+    return GENESIS if found is None else bytes(found)

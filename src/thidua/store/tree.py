@@ -38,6 +38,10 @@ async def hashes(conn: Connection, tenant: str, nodes: Iterable[Node]) -> dict[N
     return found
 
 
+async def leaf(conn: Connection, tenant: str, index: int) -> bytes:
+    return (await hashes(conn, tenant, [Node(0, index)]))[Node(0, index)]
+
+
 async def _ranges(
     conn: Connection, tenant: str, size: int, ranges: list[tuple[int, int]]
 ) -> list[bytes]:

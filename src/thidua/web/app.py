@@ -7,15 +7,21 @@ from thidua.api.context import Services
 from thidua.api.endpoint import Endpoint
 from thidua.api.schema import build_schema
 from thidua.api.tokens import TokenVerifier
-from thidua.bootstrap import Runtime
+from thidua.bootstrap import Runtime, open_ledger
 from thidua.service.emulation import Emulation
+from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
 from thidua.web.health import healthz, readyz
+from thidua.web.ledger import log_key
 
 
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
     settings = runtime.settings
-    services = Services(Reads(runtime.store), emulation or Emulation(runtime.store))
+    emulation = emulation or Emulation(runtime.store)
+    ledger = open_ledger(runtime)
+    emulation.committed.append(ledger.after_commit)
+    reads = Reads(runtime.store)
+    services = Services(reads, emulation, ledger, Evidence(ledger, reads))
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,
@@ -26,6 +32,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/.well-known/thidua-log-key", log_key),
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
@@ -33,4 +40,5 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
         ]
     )
     app.state.runtime = runtime
+    app.state.ledger = ledger
     return app
