@@ -4,6 +4,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from thidua.api.context import Services
+from thidua.api.downloads import Downloads
 from thidua.api.endpoint import Endpoint
 from thidua.api.schema import build_schema
 from thidua.api.tokens import TokenVerifier
@@ -16,18 +17,21 @@ from thidua.web.health import healthz, readyz
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
     settings = runtime.settings
     services = Services(Reads(runtime.store), emulation or Emulation(runtime.store))
+    verifier = TokenVerifier(settings)
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,
-        TokenVerifier(settings),
+        verifier,
         ide=not settings.production,
     )
+    downloads = Downloads(services, verifier)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
+            Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
         ]
