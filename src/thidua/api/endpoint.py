@@ -2,6 +2,7 @@
 before anything runs; GraphiQL's page needs neither. WebSocket clients (browsers cannot
 set headers there) send `{"authorization": "Bearer ..."}` as connection_init payload."""
 
+import json
 import logging
 from typing import Any
 
@@ -24,6 +25,7 @@ from thidua.api.limits import unstorable, value_refusal
 from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
+from thidua.errors import ThiduaError
 
 log = logging.getLogger("thidua.api")
 
@@ -33,6 +35,21 @@ def bearer(value: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Cần đăng nhập: gửi token trong tiêu đề Authorization: Bearer.")
     return token.strip()
+
+
+def refused(request: Request, refusal: ThiduaError, status: int, request_id: str) -> Response:
+    """A request refused before it runs (no token, a cluster not covered...): the status,
+    and the refusal as a GraphQL errors list in the media type the caller accepts."""
+    log.info("refused %s (request %s): %s", request.url.path, request_id, refusal.code)
+    body = {"errors": [{"message": refusal.message, "extensions": extensions(refusal)}]}
+    response = Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        media_type=f"{negotiate(request.headers.get('accept'))}; charset=utf-8",
+    )
+    if status == 401:
+        response.headers["www-authenticate"] = "Bearer"
+    return response
 
 
 class Endpoint(GraphQLView[Context, None]):
@@ -118,16 +135,7 @@ class Endpoint(GraphQLView[Context, None]):
     def _refused(self, request: Request, refusal: Exception, request_id: str) -> Response:
         assert isinstance(refusal, Unauthenticated | DomainError)
         status = 401 if isinstance(refusal, Unauthenticated) else 403
-        log.info("refused %s (request %s): %s", request.url.path, request_id, refusal.code)
-        body = {"errors": [{"message": refusal.message, "extensions": extensions(refusal)}]}
-        response = Response(
-            self.encode_json(body),
-            status_code=status,
-            media_type=f"{negotiate(request.headers.get('accept'))}; charset=utf-8",
-        )
-        if status == 401:
-            response.headers["www-authenticate"] = "Bearer"
-        return response
+        return refused(request, refusal, status, request_id)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return self._context(request)

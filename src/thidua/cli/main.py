@@ -1,11 +1,14 @@
-"""thidua serve | demo | db migrate | audit verify | projections rebuild|status; a failure
-is one clear line, non-zero exit."""
+"""thidua serve | demo | db migrate | audit verify|workbook | projections rebuild|status; a
+failure is one clear line, non-zero exit."""
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -121,6 +124,60 @@ def _size_of(path: Path) -> int:
     return note.Checkpoint.parse(text[: text.rfind("\n\n") + 1]).size
 
 
+async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
+    from thidua.api.workbooks import export_audit_trail
+    from thidua.projections.audit import AuditProjection
+    from thidua.service.reads import Reads
+
+    out = Path(args.out)
+    async with open_runtime(settings) as runtime:
+        reads = Reads(runtime.store)
+        await reads.head(args.cluster)  # UnknownTenant before anything is written
+        # The audit history brought to the log's head first, so the file holds it all.
+        projector = runtime.projector
+        await projector.catch_up(args.cluster, projector.projection(AuditProjection.name))
+        by = f"{_user()} (dòng lệnh thidua, đọc trực tiếp cơ sở dữ liệu)"
+        try:
+            # Written beside the target and moved over it: never half a file under its name.
+            handle, partial = tempfile.mkstemp(prefix=".nhat-ky-", suffix=".xlsx", dir=out.parent)
+        except OSError as exc:
+            print(f"thidua: không ghi được tệp {out}: {exc.strerror}", file=sys.stderr)
+            return 2
+        try:
+            with os.fdopen(handle, "wb") as file:
+                exported = await export_audit_trail(reads, args.cluster, args.year, by, file)
+            os.chmod(partial, 0o666 & ~_umask())  # as a file the user makes (mkstemp: 0600)
+            os.replace(partial, out)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+    year = f"năm {args.year}" if args.year is not None else "mọi năm"
+    print(
+        f"{args.cluster}, {year}: {exported.rows} dòng nhật ký (đến vị trí {exported.through}, "
+        f"nhật ký ở vị trí {exported.head}) đã ghi vào {out}."
+    )
+    return 0
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "?"
+
+
+def _year(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
+        raise argparse.ArgumentTypeError("năm thi đua phải là một năm từ 2000 đến 2100")
+    return int(text)
+
+
 async def token(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.api.tokens import development_token
 
@@ -172,6 +229,14 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", required=True, type=Path)
     export.set_defaults(run=audit_export)
+
+    workbook = audit.add_parser(
+        "workbook", help="write a cluster's audit trail as an Excel workbook"
+    )
+    workbook.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
+    workbook.add_argument("--year", type=_year, help="one year (default: every year)")
+    workbook.add_argument("--out", required=True, help="the .xlsx file to write")
+    workbook.set_defaults(run=audit_workbook)
 
     token_cmd = commands.add_parser(
         "token", help="print a development token (HS256, signed with the development secret)"

@@ -85,6 +85,16 @@ async def log_version(store: EventStore, tenant: str) -> tuple[int, ...]:
     return (rows[0]["head"], *checkpoints)
 
 
+async def reached(store: EventStore, tenant: str, projection: str) -> tuple[int, int]:
+    """The tenant's head and the position one projection has read it to (0 if never),
+    in one round trip."""
+    rows = await store.report("log_version", tenant)
+    if not rows:
+        raise UnknownTenant(tenant)
+    found = next((r["position"] for r in rows if r["projection"] == projection), None)
+    return rows[0]["head"], found or 0
+
+
 async def progress(store: EventStore) -> list[asyncpg.Record]:
     """Every cluster's head position and its projections' checkpoints (no data): a row
     per cluster and projection, or one with no projection for a cluster never projected."""

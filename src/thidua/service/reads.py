@@ -1,6 +1,7 @@
 """Reads: what the API asks of a cluster besides its aggregates (those come from
 `Emulation`). Standings now, at a position or at a time; scorecards and their findings
-at a position; where each result was finalised; the audit history; the log's head, the
+at a position; where each result was finalised; the audit history, a page at a time or
+the whole trail in batches; the log's head, the
 cluster's name, the clusters known; the version that keys kept answers; and a signal
 when the cluster's log may have grown.
 
@@ -10,7 +11,9 @@ never opens a transaction or names a table.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -19,9 +22,20 @@ from thidua.domain.errors import InvalidState
 from thidua.domain.results import YearResult
 from thidua.domain.scorecard import Finding
 from thidua.projections import checkpoints, reads
+from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter, ScorecardAt
 from thidua.projections.standings import Standing
 from thidua.store.eventstore import EventStore
+
+AUDIT_BATCH = 500  # rows of the audit history read at a time when the whole trail is read
+
+
+@dataclass(frozen=True)
+class AuditSnapshot:
+    """Where a cluster's log stood when its trail was read whole."""
+
+    head: int  # the log's last position
+    through: int  # the audit history had read the log up to here (at most the head)
 
 
 class Reads:
@@ -92,6 +106,29 @@ class Reads:
         """Changes in log order, filtered, at most `limit` of them."""
         async with self._store.transaction(cluster) as conn:
             return await reads.audit_history(conn, cluster, where, limit)
+
+    async def audit_snapshot(self, cluster: str) -> AuditSnapshot:
+        """The log's head and how far the audit history has read it, in one round trip:
+        the trail read up to `through` is the trail as it stood (UnknownTenant if none)."""
+        head, through = await checkpoints.reached(self._store, cluster, AuditProjection.name)
+        return AuditSnapshot(head, min(head, through))
+
+    async def audit_trail(
+        self, cluster: str, year: int | None, through: int, batch: int = AUDIT_BATCH
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every change of a cluster-year (None: of the whole cluster) up to a position,
+        refused attempts included, in log order: `batch` rows at a time, each batch read
+        in a transaction of its own, so the trail is never held whole. Rows at or below a
+        position never change, so the batches read one trail."""
+        after = 0
+        while True:
+            where = AuditFilter(year=year, after_position=after, before_position=through + 1)
+            rows = await self.audit_history(cluster, where, batch)
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                return
+            after = rows[-1]["position"]
 
     async def finalised_positions(self, cluster: str, year: int) -> dict[int, int]:
         """Where each finalised result version of a year was recorded."""

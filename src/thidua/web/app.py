@@ -4,6 +4,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from thidua.api.context import Services
+from thidua.api.downloads import Downloads
 from thidua.api.endpoint import Endpoint
 from thidua.api.schema import build_schema
 from thidua.api.tokens import TokenVerifier
@@ -22,12 +23,14 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
     emulation.committed.append(ledger.after_commit)
     reads = Reads(runtime.store)
     services = Services(reads, emulation, ledger, Evidence(ledger, reads))
+    verifier = TokenVerifier(settings)
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,
-        TokenVerifier(settings),
+        verifier,
         ide=not settings.production,
     )
+    downloads = Downloads(services, verifier)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -35,6 +38,8 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             Route("/.well-known/thidua-log-key", log_key),
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
+            Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
+            Route("/clusters/{code}/evidence", downloads.evidence, methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
         ]
