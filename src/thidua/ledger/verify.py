@@ -16,7 +16,7 @@ from thidua.ledger import note
 from thidua.ledger.chain import content_digest, link
 from thidua.ledger.evidence import Header
 from thidua.ledger.merkle import Frontier, ProofError, leaf_hash, verify_consistency
-from thidua.ledger.recompute import compare_results, compare_standings, recompute_year
+from thidua.ledger.recompute import Difference, check_results, compare_standings, recompute
 from thidua.ledger.records import RecordedEvent
 
 
@@ -242,14 +242,24 @@ def _vietnamese(reason: str) -> str:
 
 
 def _recomputed(header: Header, events: list[RecordedEvent], report: Report) -> None:
+    """The year's standings and frozen results computed again from its events with the
+    domain's own code, against what the server published and what the events froze."""
     assert header.year is not None
-    again = recompute_year(events, header.year)
+    again = recompute(events, header.year)
     differences = compare_standings(header.published.get("standings", []), again.standings)
-    differences += compare_results(events, header.year)
+    differences += check_results(again.results)
     for difference in differences:
-        report.problem(difference.what, difference.where)
+        report.problem(difference.text, _place(difference))
     if not differences:
-        report.checked.append(f"bảng xếp hạng và kết quả năm {header.year} tính lại khớp")
+        report.checked.append(
+            f"bảng xếp hạng và {len(again.results)} kết quả đã chốt của năm {header.year}"
+            " tính lại khớp"
+        )
+
+
+def _place(difference: Difference) -> str:
+    parts = [difference.subject, difference.layer, difference.unit]
+    return " / ".join(part for part in parts if part)
 
 
 def lines(report: Report) -> Iterator[str]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from thidua.errors import ThiduaError
 from thidua.ledger.evidence import Header
-from thidua.ledger.recompute import standing_json
+from thidua.domain.standings import standing_json
 from thidua.ledger.records import RecordedEvent
 from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
