@@ -17,11 +17,12 @@ import pytest
 
 from thidua.demo import CITY_BOARD, DEMO, YEAR, ensure_template, play_year
 from thidua.domain import commands as c
+from thidua.domain.standings import Standing
 from thidua.projections import reads
 from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter
 from thidua.projections.runtime import PROJECTIONS, Projector
-from thidua.projections.standings import Standing, StandingsProjection
+from thidua.projections.standings import StandingsProjection
 from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore

@@ -23,8 +23,8 @@ from thidua.domain.drafts import Reader
 from thidua.domain.errors import Forbidden, NotFound
 from thidua.domain.results import YearResult as DomainYearResult
 from thidua.domain.rights import Action, YearContext
+from thidua.domain.standings import Standing as StandingRow
 from thidua.projections.reads import AuditFilter
-from thidua.projections.standings import Standing as StandingRow
 
 PAGE_CAP = 100
 

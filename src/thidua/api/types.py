@@ -33,8 +33,8 @@ from thidua.domain.results import YearResult as DomainYearResult
 from thidua.domain.scorecard import Finding as DomainFinding
 from thidua.domain.scorecard import Layer as DomainLayer
 from thidua.domain.scorecard import Outcome
+from thidua.domain.standings import Standing as StandingRow
 from thidua.projections.reads import ScorecardAt
-from thidua.projections.standings import Standing as StandingRow
 
 CENTS = Decimal("0.01")
 

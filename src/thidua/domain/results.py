@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from thidua.domain.notes import Note, floor_notes, membership_notes, registration_notes
 from thidua.domain.pledge import Pledge
 from thidua.domain.ranking import Ranking, UnitTotals, rank, unit_totals
-from thidua.domain.scorecard import Layer, ScoredCard
+from thidua.domain.scorecard import CardView, Layer, ScoredCard
 
 if TYPE_CHECKING:  # the aggregate records results, so it imports this module
     from thidua.domain.cluster_year import ClusterYear
@@ -95,6 +95,15 @@ def year_result(year: "ClusterYear", cards: Mapping[str, ScoredCard], on: date) 
         layers=layers,
         flagged={u: tuple(cards[u].flagged(criteria)) for u in members},
     )
+
+
+def frozen_result(year: "ClusterYear", cards: Mapping[str, ScoredCard], on: date) -> YearResult:
+    """The result a mid-year review or a finalisation freezes: `year_result` on the day the
+    command is decided, with a card for every member that day (an empty one for a unit
+    with none yet). The command handlers freeze it, and the offline verifier
+    (`thidua.ledger.recompute`) computes it again from the log with this same function."""
+    every = {unit: cards[unit] if unit in cards else CardView({}) for unit in year.members_on(on)}
+    return year_result(year, every, on)
 
 
 def result_notes(

@@ -14,9 +14,10 @@ from thidua.domain.entity import Entity
 from thidua.domain.pledge import Pledge
 from thidua.domain.results import YearResult
 from thidua.domain.scorecard import CardView, Layer, Scorecard
+from thidua.domain.standings import Standing, compute_standings
 from thidua.projections.audit import AuditProjection
 from thidua.projections.facts import Fact
-from thidua.projections.standings import NAME, Standing, compute_standings, json_object
+from thidua.projections.standings import NAME, json_object, standing_from_record
 from thidua.projections.temporal import STANDING
 from thidua.store import eventstore
 from thidua.store.eventstore import Connection, read_stream_upto
@@ -42,7 +43,7 @@ async def standings(
         tenant,
         year,
     )
-    found = [Standing.from_record(r) for r in rows]
+    found = [standing_from_record(r) for r in rows]
     if not hidden({s.unit: s.submitted_at for s in found}, reader):
         return found
     # Drafts the reader may not read stand behind these rows: the standings are computed

@@ -1,29 +1,23 @@
 """Standings: each cluster-year's live standings per layer, its frozen results, and the
 dated inputs that let any past position's standings be computed again.
 
-Live rows are recomputed with the domain's own `year_result` whenever an event of the
-year lands; time travel (`reads.standings_at`) feeds the same function with the year as
-it stood and the score entries valid then, so the past equals what was shown.
+Live rows are recomputed with the domain's own `compute_standings` (`domain/standings.py`,
+which the offline verifier runs too) whenever an event of the year lands; time travel
+(`reads.standings_at`) feeds the same function with the year as it stood and the score
+entries valid then, so the past equals what was shown.
 """
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from thidua.domain.cluster_year import ClusterYear
-from thidua.domain.days import local_day
-from thidua.domain.drafts import Reader, published_result
-from thidua.domain.errors import DomainError
 from thidua.domain.notes import Note
-from thidua.domain.pledge import Pledge
 from thidua.domain.ranking import DecidedBy, Floor
-from thidua.domain.results import result_notes
-from thidua.domain.scorecard import CardView, Layer, Scorecard, ScoredCard
+from thidua.domain.scorecard import Layer
+from thidua.domain.standings import Standing, YearInputs, standings_year
 from thidua.projections.facts import Fact, dumps
 from thidua.projections.sql import insert_rows
 from thidua.projections.temporal import Temporal
@@ -32,43 +26,18 @@ from thidua.store.eventstore import Connection
 NAME = "standings"
 
 
-@dataclass(frozen=True)
-class Standing:
-    """One unit's place in one layer of a cluster-year's standings."""
-
-    year: int
-    layer: Layer
-    unit: str
-    rank: int
-    decided_by: DecidedBy
-    first: bool
-    may_be_first: bool
-    floor: tuple[Floor, ...]
-    base: Decimal
-    bonus: Decimal
-    deductions: Decimal
-    total: Decimal
-    parts: dict[str, Decimal] = field(hash=False)
-    complete: bool
-    submitted_at: datetime | None
-    flagged: tuple[str, ...]
-    new_model: bool
-    criteria_version: str
-    on_day: date
-    notes: tuple[Note, ...]  # partial year, registrations, floor reasons with figures
-
-    @classmethod
-    def from_record(cls, row: asyncpg.Record) -> "Standing":
-        values = dict(row)
-        values |= {
-            "layer": Layer(row["layer"]),
-            "decided_by": DecidedBy(row["decided_by"]),
-            "floor": tuple(Floor(reason) for reason in row["floor"]),
-            "flagged": tuple(row["flagged"]),
-            "parts": {part: Decimal(p) for part, p in json_object(row["parts"]).items()},
-            "notes": tuple(Note.from_json(note) for note in json_list(row["notes"])),
-        }
-        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+def standing_from_record(row: asyncpg.Record) -> Standing:
+    """A row of the standings table back as the standing it was written from."""
+    values = dict(row)
+    values |= {
+        "layer": Layer(row["layer"]),
+        "decided_by": DecidedBy(row["decided_by"]),
+        "floor": tuple(Floor(reason) for reason in row["floor"]),
+        "flagged": tuple(row["flagged"]),
+        "parts": {part: Decimal(p) for part, p in json_object(row["parts"]).items()},
+        "notes": tuple(Note.from_json(note) for note in json_list(row["notes"])),
+    }
+    return Standing(**{name: values[name] for name in Standing.__dataclass_fields__})
 
 
 COLUMNS = (
@@ -101,54 +70,6 @@ def json_object(value: str | dict[str, Any]) -> dict[str, Any]:
 
 def json_list(value: str | list[Any]) -> list[Any]:
     return json.loads(value) if isinstance(value, str) else value
-
-
-def compute_standings(
-    year: ClusterYear,
-    cards: Mapping[str, ScoredCard],
-    pledge: Pledge | None,
-    day: date,
-    reader: Reader | None = None,
-) -> list[Standing]:
-    """The year's standings on a day, in every layer; none before criteria are in force.
-    With a reader, as it may see them (`drafts.published_result`)."""
-    members = year.members_on(day)
-    every = {unit: cards.get(unit) or CardView({}) for unit in members}
-    try:
-        result = published_result(year, every, day, reader)
-    except DomainError:
-        return []
-    notes = result_notes(year, pledge, result)
-    rows = []
-    for layer, standings in result.layers.items():
-        totals = standings.totals_by_unit()
-        for place in standings.ranking.places:
-            unit, t = place.unit, totals[place.unit]
-            rows.append(
-                Standing(
-                    year=year.year,
-                    layer=layer,
-                    unit=unit,
-                    rank=place.rank,
-                    decided_by=place.decided_by,
-                    first=unit == standings.ranking.first,
-                    may_be_first=place.may_be_first,
-                    floor=place.floor,
-                    base=t.base,
-                    bonus=t.bonus,
-                    deductions=t.deductions,
-                    total=t.total,
-                    parts=dict(t.parts),
-                    complete=t.complete,
-                    submitted_at=t.submitted_at,
-                    flagged=result.flagged[unit],
-                    new_model=pledge is not None and pledge.new_model_carried_out(unit),
-                    criteria_version=result.criteria_version,
-                    on_day=day,
-                    notes=notes[layer][unit],
-                )
-            )
-    return rows
 
 
 def _column(standing: Standing, name: str) -> Any:
@@ -186,13 +107,9 @@ def score_entries() -> Temporal:
 
 
 @dataclass
-class YearState:
-    """A cluster-year's aggregates as the log has built them so far."""
+class YearState(YearInputs):
+    """A cluster-year's aggregates as the log has built them so far, and what was written."""
 
-    year: ClusterYear | None = None
-    pledge: Pledge | None = None
-    cards: dict[str, Scorecard] = field(default_factory=dict)
-    day: date | None = None  # of the latest event of the year
     changed: bool = False
     # The standings rows as last written, by (layer, unit); None: not known, rewrite them all.
     written: dict[tuple[Layer, str], tuple[Any, ...]] | None = None
@@ -226,26 +143,16 @@ class StandingsState:
         self.results: list[tuple[Any, ...]] = []
 
     def apply(self, fact: Fact) -> None:
-        kind = fact.aggregate
-        if kind not in ("year", "pledge", "scorecard"):
+        number = standings_year(fact.stream_id)
+        if number is None:
             return
-        number = int(fact.stream_id.split("/")[1])
         state = self.years.setdefault(number, YearState())
-        if kind == "year":
-            state.year = fact.event.mutate(state.year)
+        if state.apply(fact.stream_id, fact.event, fact.record.occurred_at):
+            self.days.set((number,), (state.day,), fact.position)
+        if fact.aggregate == "year":
             self._frozen(fact, number)
-        elif kind == "pledge":
-            state.pledge = fact.event.mutate(state.pledge)
-        else:
-            unit = fact.stream_id.split("/")[2]
-            state.cards[unit] = fact.event.mutate(state.cards.get(unit))
-            self._dated(fact, number, unit)
-        # Standings are for the latest day anything happened: a fact entered late, about an
-        # earlier day, does not move them back in time.
-        day = max(local_day(fact.record.occurred_at), state.day or date.min)
-        if day != state.day:
-            state.day = day
-            self.days.set((number,), (day,), fact.position)
+        elif fact.aggregate == "scorecard":
+            self._dated(fact, number, fact.stream_id.split("/")[2])
         state.changed = True
 
     def _dated(self, fact: Fact, year: int, unit: str) -> None:
@@ -306,9 +213,7 @@ class StandingsState:
         self, conn: Connection, tenant: str, generation: int, number: int, state: YearState
     ) -> None:
         """Write the rows that changed: one score moves one unit's total, and a few ranks."""
-        rows = []
-        if state.year is not None and state.day is not None:
-            rows = compute_standings(state.year, state.cards, state.pledge, state.day)
+        rows = state.standings()
         now = {(r.layer, r.unit): _row(r) for r in rows}
         before = state.written
         if before is None:

@@ -18,7 +18,7 @@ from thidua.domain.entity import Entity
 from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.pledge import Pledge
 from thidua.domain.proposals import Award, Dossier, FlagFacts
-from thidua.domain.results import RANKING_LAYER, YearResult, year_result
+from thidua.domain.results import RANKING_LAYER, YearResult, frozen_result
 from thidua.domain.rights import Actor
 from thidua.domain.rules import YearRules
 from thidua.domain.scorecard import Layer, Scorecard
@@ -328,7 +328,7 @@ async def _on_result(
 ) -> Decision:
     """Decide on the standings of every scorecard, guarding each one read."""
     cards = await uow.scorecards(uow.year)
-    change(uow.year, year_result(uow.year, cards, uow.today))
+    change(uow.year, frozen_result(uow.year, cards, uow.today))
     return uow.year, [(card.id, read_version(card)) for card in cards.values()]
 
 

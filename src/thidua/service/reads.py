@@ -21,10 +21,10 @@ from thidua.domain.drafts import Reader, hidden_in
 from thidua.domain.errors import InvalidState
 from thidua.domain.results import YearResult
 from thidua.domain.scorecard import Finding
+from thidua.domain.standings import Standing
 from thidua.projections import checkpoints, reads
 from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter, ScorecardAt
-from thidua.projections.standings import Standing
 from thidua.store.eventstore import EventStore
 
 AUDIT_BATCH = 500  # rows of the audit history read at a time when the whole trail is read
