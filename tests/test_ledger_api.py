@@ -74,7 +74,7 @@ def offline(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 async def test_checkpoints_and_proofs_over_graphql(api: Api) -> None:
-    code = await played(api, 4)
+    code = await played(api, 5)
     key = (await api.http.get("/.well-known/thidua-log-key")).text.strip()
     assert key == LOG_KEY
     auditor = token(api.dsn, "kiem.toan", [code], Role.AUDITOR)
@@ -110,7 +110,7 @@ async def test_checkpoints_and_proofs_over_graphql(api: Api) -> None:
 
 @pytest.mark.parametrize("role", [Role.MEMBER_OFFICER, Role.SECRETARIAT, Role.DASHBOARD])
 async def test_only_auditors_and_the_city_board_get_checkpoints(api: Api, role: Role) -> None:
-    code = await played(api, 3)
+    code = await played(api, 5)
     caller = token(api.dsn, "nguoi.khac", [code], role, unit="don-vi-1")
     assert await api.refused(CHECKPOINT, token=caller, cluster=code) == "FORBIDDEN"
     other = token(api.dsn, "kiem.toan", ["cum-khac"], Role.AUDITOR)
@@ -168,7 +168,7 @@ def thidua(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_the_cli_writes_evidence_the_verifier_accepts(api: Api, tmp_path: Path) -> None:
-    code = await played(api, 3)
+    code = await played(api, 5)
     env = {
         **os.environ,
         "DATABASE_URL": api.dsn,

@@ -27,9 +27,9 @@ def ledger_of() -> Callable[[EventStore], Ledger]:
     return lambda store: Ledger(store, SIGNER, "thidua.test")
 
 
-async def _append(store: EventStore, tenant: str, n: int) -> None:
+async def _append(store: EventStore, tenant: str, n: int, points: int = 80) -> None:
     meta = Metadata(actor="Lê Văn C", role="cross_inspector", reason=f"lần {n}")
-    body = json.dumps({"n": n, "ghi_chú": "điểm tự chấm"}, ensure_ascii=False).encode()
+    body = json.dumps({"n": n, "điểm": points}, ensure_ascii=False).encode()
     await store.append(tenant, f"s{n % 3}", (n - 1) // 3, [NewEvent("tests:Scored", body)], meta)
 
 
@@ -126,7 +126,7 @@ async def _rewrite_from(
             Metadata(actor="ai đó", role="secretariat"),
         )
     for n in range(position, EVENTS + 1):
-        await _append(store, tenant, n if forged or n != position else n + 100)
+        await _append(store, tenant, n, 80 if forged or n != position else 95)
 
 
 async def test_an_untouched_log_verifies_against_the_kept_checkpoint(

@@ -219,11 +219,13 @@ def _kept(
 ) -> None:
     for name, old in kept.items():
         try:
-            if old.size in roots and roots[old.size] != old.root:
-                raise ProofError(
-                    f"the first {old.size} events differ from those the checkpoint signed"
-                )
-            _consistent(header, old.size, old.root, checkpoint)
+            if old.size in roots:  # rebuilt here from the events themselves
+                if roots[old.size] != old.root:
+                    raise ProofError(
+                        f"the first {old.size} events differ from those the checkpoint signed"
+                    )
+            else:
+                _consistent(header, old.size, old.root, checkpoint)
             report.checked.append(f"điểm kiểm tra đã lưu {name} ({old.size}) nhất quán")
         except ProofError as exc:
             report.problem(

@@ -4,9 +4,9 @@ after..upto) with everything needed to check it alone (`thidua.ledger.evidence`)
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
+from thidua.domain.standings import standing_json
 from thidua.errors import ThiduaError
 from thidua.ledger.evidence import Header
-from thidua.domain.standings import standing_json
 from thidua.ledger.records import RecordedEvent
 from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
