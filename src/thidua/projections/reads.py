@@ -86,6 +86,8 @@ async def standings_at(
         year,
         position,
     )
+    if day is None:  # the standings projection has not reached this position
+        return []
     pledge = await _replay(conn, tenant, Pledge.create_id(year), position, Pledge)
     cards = await _cards_at(conn, tenant, year, position)
     rows = compute_standings(cluster_year, cards, pledge, day, reader)
