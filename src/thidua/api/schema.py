@@ -6,8 +6,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, parse
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql import BREAK, DocumentNode, GraphQLError, SelectionSetNode, Visitor, parse, visit
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+)
 from strawberry import Schema
 from strawberry.extensions import (
     AddValidationRules,
@@ -51,6 +55,40 @@ class ParsedOnce(SchemaExtension):
         yield
 
 
+def _empty_selection(node: Any) -> Any:
+    """The first `{ }` that selects nothing (graphql-core 3.3 parses one), if any."""
+    found = None
+
+    class Finder(Visitor):
+        def enter_selection_set(self, selection: SelectionSetNode, *_: Any) -> Any:
+            nonlocal found
+            if not selection.selections:
+                found = selection
+                return BREAK
+            return None
+
+    visit(node, Finder())
+    return found
+
+
+def guarded(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """A rule that cannot read a `{ }` selecting nothing: such a document is refused with a
+    clear error instead of crashing it."""
+
+    class Guarded(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            empty = _empty_selection(context.document)
+            if empty is not None:
+                context.report_error(
+                    GraphQLError("Mỗi khối { } phải chọn ít nhất một trường.", empty)
+                )
+            else:
+                self.inner = rule(context)
+
+    return Guarded
+
+
 class ApiSchema(Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Refusals are answers, not failures: CodedErrors logs the unexpected ones."""
@@ -60,7 +98,7 @@ def build_schema(introspection: bool = True) -> Schema:
     # The rule classes are made once, so a document's validation is cached across requests
     # (every rule looks at the document alone, never at variables).
     rules: list[type[ASTValidationRule]] = [
-        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *map(guarded, QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules),
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
         cost_rule(),
         TextRule,
