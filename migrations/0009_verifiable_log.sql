@@ -245,3 +245,21 @@ CREATE FUNCTION due_checkpoints(p_limit integer)
     AS $$ SELECT d.tenant_id FROM checkpoints_due d ORDER BY d.since LIMIT p_limit $$;
 REVOKE ALL ON FUNCTION due_checkpoints(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION due_checkpoints(integer) TO thidua_app;
+
+-- Holds the cluster's writers until the caller's transaction ends (a projection swap reads
+-- a settled head). Row locks outlive the function; FOR UPDATE needs a right the application
+-- role no longer has on the heads.
+CREATE FUNCTION lock_log(p_tenant text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+    found bigint;
+BEGIN
+    IF p_tenant IS DISTINCT FROM current_tenant() THEN
+        RAISE EXCEPTION 'lock_log for % in a transaction set for %', p_tenant, current_tenant();
+    END IF;
+    SELECT h.position INTO found FROM event_log_heads h WHERE h.tenant_id = p_tenant FOR UPDATE;
+    RETURN found;
+END
+$$;
+REVOKE ALL ON FUNCTION lock_log(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lock_log(text) TO thidua_app;

@@ -311,9 +311,7 @@ async def position_after(
 
 async def lock_head(conn: Connection, tenant: str) -> int:
     """The tenant's head position, its writers held until this transaction ends."""
-    found: int | None = await conn.fetchval(
-        "SELECT position FROM event_log_heads WHERE tenant_id = $1 FOR UPDATE", tenant
-    )
+    found: int | None = await conn.fetchval("SELECT lock_log($1)", tenant)
     if found is None:
         raise UnknownTenant(tenant)
     return found
