@@ -25,6 +25,15 @@ from thidua.store import EventStore
 TENANT = "cum-bang-chung"
 
 
+def verify_offline(evidence_file: Path, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "thidua.ledger.cli", str(evidence_file), "--key", key],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 async def measure(events: int, folder: Path) -> None:
     signer, public = note.generate_key("thidua.bench")
     async with scratch_database() as dsn:
@@ -45,12 +54,7 @@ async def measure(events: int, folder: Path) -> None:
         finally:
             await store.close()
     started = time.perf_counter()
-    checked = subprocess.run(
-        [sys.executable, "-m", "thidua.ledger.cli", str(out), "--key", public],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    checked = verify_offline(out, public)
     verified = time.perf_counter() - started
     print(checked.stdout[-400:])
     size = out.stat().st_size
