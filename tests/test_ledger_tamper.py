@@ -17,6 +17,7 @@ from thidua.service.evidence import Evidence
 from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
 from thidua.store import EventStore, Metadata, NewEvent
+from thidua.store.audit import verify_chain
 
 SIGNER, LOG_KEY = note.generate_key("thidua.test")
 EVENTS = 20
@@ -250,3 +251,30 @@ async def test_another_clusters_checkpoint_proves_nothing_here(
     foreign = await Ledger(store, SIGNER, "thidua.test").checkpoint(other)
     report = await _verify(store, tenant, [verify.Kept("other.txt", foreign.cosigned)])
     assert [p.where for p in report.problems] == ["other.txt"]
+
+
+async def test_the_server_side_audit_names_a_log_that_went_back(
+    store: EventStore, superuser: asyncpg.Connection, kept: tuple[str, verify.Kept]
+) -> None:
+    """`thidua audit verify` too, while the checkpoints table is left alone."""
+    tenant, _ = kept
+    assert (await verify_chain(store, tenant, log_key=LOG_KEY)).checkpoint == EVENTS
+    frontier = [
+        r["hash"]
+        for r in await superuser.fetch(
+            "SELECT hash FROM log_tree WHERE tenant_id = $1 AND level = 4 AND index = 0", tenant
+        )
+    ]
+    async with superuser.transaction():
+        await superuser.execute("SET LOCAL session_replication_role = replica")
+        await superuser.execute("DELETE FROM events WHERE tenant_id = $1 AND position > 16", tenant)
+        await superuser.execute(
+            "UPDATE event_log_heads SET position = 16, frontier = $2,"
+            " hash = (SELECT hash FROM events WHERE tenant_id = $1 AND position = 16)"
+            " WHERE tenant_id = $1",
+            tenant,
+            frontier,
+        )
+    report = await verify_chain(store, tenant, log_key=LOG_KEY)
+    assert not report.ok
+    assert "lùi" in (report.problem or "")

@@ -127,3 +127,41 @@ def test_cli_never_prints_the_password() -> None:
     result = thidua("db", "migrate", env={"DATABASE_URL": url})
     assert result.returncode == 2
     assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+async def test_logs_written_before_the_tree_get_it_when_migrated(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    """A deployment that already holds events: 0009 builds each cluster's tree from them."""
+    from thidua.ledger.merkle import leaf_hash, root_of
+    from thidua.store import EventStore, Metadata, NewEvent, tree
+
+    dsn = await new_database()
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrations_folder(), folder)
+    later = sorted(folder.glob("*.sql"))[8:]  # 0009 onwards: not yet written
+    for path in later:
+        path.unlink()
+    await migrate(dsn, folder)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO tenants VALUES ('cum-cu', 'Cụm cũ')")
+        await conn.execute("INSERT INTO event_log_heads (tenant_id) VALUES ('cum-cu')")
+    finally:
+        await conn.close()
+    store = await EventStore.open(dsn)
+    try:
+        meta = Metadata(actor="Lê Văn C", role="secretariat")
+        for n in range(11):
+            await store.append("cum-cu", f"s{n}", 0, [NewEvent("tests:Old", b"{}")], meta)
+        await migrate(dsn)
+        leaves = [leaf_hash(e.hash) for e in await store.read_log("cum-cu")]
+        async with store.transaction("cum-cu") as tx:
+            assert await tree.root(tx, "cum-cu", 11) == root_of(leaves)
+            assert await tree.root(tx, "cum-cu", 6) == root_of(leaves[:6])
+        await store.append("cum-cu", "after", 0, [NewEvent("tests:New", b"{}")], meta)
+        leaves = [leaf_hash(e.hash) for e in await store.read_log("cum-cu")]
+        async with store.transaction("cum-cu") as tx:
+            assert await tree.root(tx, "cum-cu", 12) == root_of(leaves)
+    finally:
+        await store.close()

@@ -71,9 +71,14 @@ async def db_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 async def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
-        report = await verify_chain(runtime.store, args.cluster)
+        key = note.parse_signer(settings.log_key()).verifier().text()
+        report = await verify_chain(runtime.store, args.cluster, log_key=key)
     if report.ok:
-        print(f"{args.cluster}: hash chain intact, {report.events_checked} events verified.")
+        against = "" if report.checkpoint is None else f", checkpoint {report.checkpoint} matches"
+        print(
+            f"{args.cluster}: hash chain and tree intact, {report.events_checked} events "
+            f"verified{against}."
+        )
         return 0
     print(
         f"{args.cluster}: hash chain BROKEN at position {report.first_bad_position}: "
