@@ -2,6 +2,9 @@
 checkpoints and proofs over GraphQL, the evidence downloaded over HTTP or written by the
 CLI, and the offline verifier run where no database or network can be reached."""
 
+import base64
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +16,7 @@ from api_client import Api, played, serving, token
 from thidua.config import LogSettings
 from thidua.domain.rights import Role
 from thidua.ledger import note
+from thidua.ledger.codec import NFCJSONTranscoder
 from thidua.ledger.merkle import (
     ProofError,
     leaf_hash,
@@ -49,8 +53,6 @@ sys.exit(main(sys.argv[1:]))
 
 
 def b64(text: str) -> bytes:
-    import base64
-
     return base64.b64decode(text)
 
 
@@ -134,6 +136,7 @@ async def test_a_year_downloaded_and_verified_offline(api: Api, tmp_path: Path) 
     )
     assert response.status_code == 200, response.text
     assert "attachment" in response.headers["content-disposition"]
+    assert response.headers["content-encoding"] == "gzip"  # httpx accepts it, and unpacks
     (tmp_path / "evidence.jsonl").write_bytes(response.content)
 
     result = offline(
@@ -176,11 +179,28 @@ async def test_the_cli_writes_evidence_the_verifier_accepts(api: Api, tmp_path: 
         "THIDUA_LOG_ORIGIN": "thidua.test",
         "THIDUA_DATA_DIR": str(tmp_path),
     }
-    out = tmp_path / "e.jsonl"
+    out = tmp_path / "e.jsonl.gz"
     written = thidua(env, "audit", "export", "--cluster", code, "--year", "2025", "--out", str(out))
     assert written.returncode == 0, written.stderr
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
     key = thidua(env, "audit", "key").stdout.strip()
     assert key == LOG_KEY
     result = offline(out, "--key", key)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "năm 2025" in result.stdout
+
+    # One score changed in the file: the event and the year's figures are named.
+    header, *events = gzip.decompress(out.read_bytes()).decode().splitlines(keepends=True)
+    scored = next(i for i, line in enumerate(events) if "Scored" in line)
+    event = json.loads(events[scored])
+    transcoder = NFCJSONTranscoder()
+    payload = transcoder.decode(base64.b64decode(event["payload"]))
+    payload["points"] -= 1
+    event["payload"] = base64.b64encode(transcoder.encode(payload)).decode()
+    events[scored] = json.dumps(event, ensure_ascii=False) + "\n"
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text(header + "".join(events), encoding="utf-8")
+    result = offline(edited, "--key", key)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"LỖI [vị trí {event['position']}]" in result.stdout
+    assert "CÓ SAI LỆCH" in result.stdout

@@ -9,9 +9,11 @@ was found (each is named); 2: the files could not be read.
 """
 
 import argparse
+import gzip
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from thidua.ledger import evidence, verify
 from thidua.ledger.note import NoteError
@@ -21,6 +23,15 @@ def _text(value: str) -> str:
     """A key given inline or as a file."""
     path = Path(value)
     return path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
+
+
+def _open(path: Path) -> TextIO:
+    """The evidence file, gzip-compressed or not."""
+    with path.open("rb") as probe:
+        compressed = probe.read(2) == b"\x1f\x8b"
+    if compressed:
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,12 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         kept = [verify.Kept(p.name, p.read_text(encoding="utf-8")) for p in args.checkpoint]
-        with args.evidence.open(encoding="utf-8") as source:
+        with _open(args.evidence) as source:
             header, events = evidence.read(source)
             report = verify.verify(
                 header, events, _text(args.key), kept, [_text(w) for w in args.witness]
             )
-    except (OSError, evidence.EvidenceError, NoteError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, evidence.EvidenceError, NoteError) as exc:
         print(
             f"thidua-verify: không đọc được bằng chứng (cannot read the evidence): {exc}",
             file=sys.stderr,

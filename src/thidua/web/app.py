@@ -1,7 +1,8 @@
 """The Starlette application over an open runtime (database and event store)."""
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Route, WebSocketRoute, request_response
 
 from thidua.api.context import Services
 from thidua.api.downloads import Downloads
@@ -39,7 +40,12 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
             Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
-            Route("/clusters/{code}/evidence", downloads.evidence, methods=["GET"]),
+            # Evidence is JSON, about 1 kB an event: compressed for clients that accept it.
+            Route(
+                "/clusters/{code}/evidence",
+                GZipMiddleware(request_response(downloads.evidence)),
+                methods=["GET"],
+            ),
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
         ]
