@@ -6,6 +6,8 @@ signed checkpoint) and verified offline by `thidua-verify`; the file's size and 
 
 import argparse
 import asyncio
+import gzip
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,10 @@ async def measure(events: int, folder: Path) -> None:
     verified = time.perf_counter() - started
     print(checked.stdout[-400:])
     size = out.stat().st_size
+    packed = folder / "evidence.jsonl.gz"
+    with out.open("rb") as plain, gzip.open(packed, "wb") as file:
+        shutil.copyfileobj(plain, file)
+    print(f"gzip: {packed.stat().st_size / 1e6:.1f} MB")
     print(
         f"events {head - header.after:,}; file {size / 1e6:.1f} MB; "
         f"export {exported:.1f} s; verify {verified:.1f} s; exit {checked.returncode}"
