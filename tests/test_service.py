@@ -277,6 +277,22 @@ async def test_concurrent_scores_on_one_card_all_land(year: Year) -> None:
     assert card.version == 1 + len(codes)
 
 
+async def test_fifty_writers_on_one_card_without_a_version_all_succeed(year: Year) -> None:
+    """They take turns on their cluster and decide on each other's results: none is
+    refused with a conflict it did not ask for."""
+    year.clock.on(date(YEAR, 11, 1))
+    officer = year.as_(Role.MEMBER_OFFICER, "u5")
+    codes = ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "D"]
+    writes = [
+        c.SelfScore(YEAR, "u5", codes[n % len(codes)], Decimal(n % 5), f"Lần {n}", ("BC",))
+        for n in range(50)
+    ]
+    outcomes = await asyncio.gather(*(year.run(officer, w) for w in writes))
+    assert len({o.version for o in outcomes}) == 50
+    card = await year.service.scorecard(year.tenant, YEAR, "u5")
+    assert card.version == 1 + 50
+
+
 async def test_a_stale_expected_version_is_refused_not_retried(year: Year) -> None:
     year.clock.on(date(YEAR, 11, 1))
     officer = year.as_(Role.MEMBER_OFFICER, "u5")

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from thidua.api.schema import MAX_TOKENS, parsed
 
-MAX_ANSWERS = 1024
+KEPT_BYTES = 64 * 1024 * 1024  # answers kept are sized by memory, whatever the clusters
 MAX_BODY = 256 * 1024  # larger answers are not worth the memory
 CACHE_CONTROL = "private, no-cache"  # the caller's own answer; revalidate with the ETag
 
@@ -43,11 +43,12 @@ class Answer:
 
 
 class Answers:
-    """The most recently used answers, at most MAX_ANSWERS of them."""
+    """The most recently used answers, their bodies at most `budget` bytes in all."""
 
-    def __init__(self, size: int = MAX_ANSWERS) -> None:
+    def __init__(self, budget: int = KEPT_BYTES) -> None:
         self._kept: OrderedDict[Key, Answer] = OrderedDict()
-        self._size = size
+        self._budget = budget
+        self._bytes = 0
 
     def get(self, key: Key) -> Answer | None:
         answer = self._kept.get(key)
@@ -65,9 +66,12 @@ class Answers:
         etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
         response.headers["etag"] = etag
         response.headers["cache-control"] = CACHE_CONTROL
+        replaced = self._kept.pop(key, None)
+        self._bytes += len(body) - (len(replaced.body) if replaced else 0)
         self._kept[key] = Answer(body, response.headers["content-type"], etag)
-        if len(self._kept) > self._size:
-            self._kept.popitem(last=False)
+        while self._bytes > self._budget:
+            _, dropped = self._kept.popitem(last=False)
+            self._bytes -= len(dropped.body)
 
 
 def _asks_a_query(request_body: bytes, params: Mapping[str, str]) -> bool:

@@ -99,3 +99,8 @@ async def progress(store: EventStore) -> list[asyncpg.Record]:
     """Every cluster's head position and its projections' checkpoints (no data): a row
     per cluster and projection, or one with no projection for a cluster never projected."""
     return await store.report("projection_progress")
+
+
+async def behind(store: EventStore, versions: dict[str, int]) -> list[asyncpg.Record]:
+    """The (cluster, projection) pairs behind their log or of another version, only them."""
+    return await store.report("projections_behind", list(versions), list(versions.values()))

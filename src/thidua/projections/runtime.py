@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,12 +33,14 @@ from thidua.store.eventstore import (
     position_after,
     read_events,
 )
-from thidua.store.notifier import ANY_TENANT
 
 log = logging.getLogger(__name__)
 
 INLINE_LAG = 500  # further behind than this, a writer leaves the work to the runner
 BATCH = 2000
+KEPT_STATES = 64  # projection states in memory (about 0.5 MB each for a busy cluster-year)
+SWEEP = 30.0  # seconds between asking the database which clusters are behind
+RETRY = 1.0
 
 
 class ProjectionState(Protocol):
@@ -98,7 +101,10 @@ class Projector:
     def __init__(self, store: EventStore, projections: Sequence[Projection] = PROJECTIONS) -> None:
         self.store = store
         self.projections = {p.name: p for p in projections}
-        self._cache: dict[tuple[str, str], _Cached] = {}
+        # The most recently used clusters' states only: a cluster evicted is replayed from
+        # its log when it is next written (a cluster-year is a few hundred events).
+        self._cache: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
+        self.kept = KEPT_STATES
 
     def attach(self) -> None:
         """Project every append inline, in its own transaction: writers read their writes."""
@@ -178,7 +184,13 @@ class Projector:
             raise
         # Set before the commit: if the commit fails, the checkpoint is behind the memory,
         # which _state_at notices and replays from scratch.
-        self._cache[key] = _Cached(checkpoint.generation, upto, state)
+        self._keep(key, _Cached(checkpoint.generation, upto, state))
+
+    def _keep(self, key: tuple[str, str], cached: _Cached) -> None:
+        self._cache[key] = cached
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.kept:
+            self._cache.popitem(last=False)
 
     async def _state_at(
         self, conn: Connection, tenant: str, projection: Projection, checkpoint: Checkpoint
@@ -265,7 +277,7 @@ class Projector:
             await state.flush(conn, tenant, generation)
             serving = Checkpoint(projection.version, generation, head)
             await checkpoints.serve_generation(conn, tenant, projection.name, serving)
-            self._cache[(tenant, projection.name)] = _Cached(generation, head, state)
+            self._keep((tenant, projection.name), _Cached(generation, head, state))
         return head
 
     async def _head(self, tenant: str) -> int:
@@ -296,36 +308,54 @@ class Projector:
         return report
 
     async def catch_up_all(self, tenants: Collection[str] | None = None) -> int:
-        """Bring every cluster's (or these clusters') projections to the head, rebuilding
-        those whose version changed."""
+        """Bring the clusters whose projections are behind (or only these clusters) to the
+        head, rebuilding those whose version changed."""
+        versions = {name: p.version for name, p in self.projections.items()}
         applied = 0
-        for progress in await self.progress():
-            if tenants is not None and progress.tenant not in tenants:
-                continue
-            projection = self.projections[progress.projection]
-            try:
-                if progress.needs_rebuild:
-                    applied += await self.rebuild(progress.tenant, projection)
-                elif progress.lag > 0:
-                    applied += await self.catch_up(progress.tenant, projection)
-            except RebuildRunning:
-                continue  # another process rebuilds it
-            except Exception:
-                # One cluster's poison event must not hold the others back.
-                log.exception("projection %s failed for %s", projection.name, progress.tenant)
+        for row in await checkpoints.behind(self.store, versions):
+            if tenants is None or row["tenant_id"] in tenants:
+                stale = row["version"] is not None and row["version"] != versions[row["projection"]]
+                applied += await self._bring(row["tenant_id"], row["projection"], stale)
         return applied
 
-    async def run(self, poll: float = 1.0) -> None:
-        """The catch-up runner: wakes on every cluster's appends, and polls."""
-        async with self.store.watch(ANY_TENANT) as woken:
+    async def _bring(self, tenant: str, name: str, stale: bool) -> int:
+        projection = self.projections[name]
+        try:
+            if stale:
+                return await self.rebuild(tenant, projection)
+            return await self.catch_up(tenant, projection)
+        except RebuildRunning:
+            return 0  # another process rebuilds it
+        except Exception:
+            # One cluster's poison event must not hold the others back.
+            log.exception("projection %s failed for %s", name, tenant)
+            return 0
+
+    async def _follow(self, tenant: str, position: int) -> None:
+        """A cluster's log grew to `position`: catch up what this instance's own inline
+        run has not already applied."""
+        for name in self.projections:
+            cached = self._cache.get((tenant, name))
+            if cached is None or position == 0 or cached.position < position:
+                await self._bring(tenant, name, stale=False)
+
+    async def run(self, sweep: float = SWEEP) -> None:
+        """The catch-up runner. It works on the clusters whose log grew (here or on another
+        instance) as they do, and every `sweep` seconds on those the database says are
+        behind; an idle cluster costs nothing."""
+        async with self.store.changes() as changes:
             while True:
-                woken.clear()
                 try:
                     await self.catch_up_all()
+                    deadline = asyncio.get_running_loop().time() + sweep
+                    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(changes.woken.wait(), left)
+                        for tenant, position in changes.drain().items():
+                            await self._follow(tenant, position)
                 except Exception:
-                    log.exception("projection catch-up failed; retrying in %.1f s", poll)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), poll)
+                    log.exception("projection catch-up failed; retrying in %.1f s", RETRY)
+                    await asyncio.sleep(RETRY)
 
 
 class RebuildRunning(Exception):

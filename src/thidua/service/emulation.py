@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -57,6 +58,7 @@ class Emulation:
         self.clock = clock
         # Told of each command once it committed (the ledger signs at finalisation).
         self.committed: list[Callable[[str, Command], Awaitable[None]]] = []
+        self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def today(self) -> date:
         return local_day(self.clock())
@@ -64,6 +66,19 @@ class Emulation:
     # The one way a command runs.
 
     async def handle(self, envelope: Envelope, command: Command) -> Recorded:
+        # One cluster's commands take turns here, so concurrent ones are decided on each
+        # other's results instead of colliding; other instances' still retry on conflict.
+        async with self._turn(log_of(envelope, command)):
+            return await self._handle(envelope, command)
+
+    def _turn(self, cluster: str) -> asyncio.Lock:
+        """The cluster's queue; it lives while a command holds or awaits it."""
+        turn = self._turns.get(cluster)
+        if turn is None:
+            turn = self._turns[cluster] = asyncio.Lock()
+        return turn
+
+    async def _handle(self, envelope: Envelope, command: Command) -> Recorded:
         at = self.clock()
         for attempt in range(RETRIES):
             try:

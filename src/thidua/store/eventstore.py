@@ -27,7 +27,7 @@ from thidua.store.errors import (
     TenantExists,
     UnknownTenant,
 )
-from thidua.store.notifier import Notifier
+from thidua.store.notifier import Changes, Notifier
 
 # What a transaction hands out: a pooled connection, used like a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -227,6 +227,13 @@ class EventStore:
         await self._notifier.listen()
         with self._notifier.watch(tenant) as woken:
             yield woken
+
+    @contextlib.asynccontextmanager
+    async def changes(self) -> AsyncIterator[Changes]:
+        """The tenants whose logs grew, here or on another instance, as they do."""
+        await self._notifier.listen()
+        with self._notifier.changes() as changes:
+            yield changes
 
     async def subscribe(
         self, tenant: str, after_position: int = 0, *, batch: int = 500, poll: float = 1.0

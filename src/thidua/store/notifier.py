@@ -20,11 +20,30 @@ CHANNEL = "thidua_events"
 ANY_TENANT = "*"  # watch(ANY_TENANT) wakes on every tenant's appends
 
 
+class Changes:
+    """Which tenants' logs may have grown since the last `drain`, and an event set when one
+    did: work for what changed, never a visit of every tenant."""
+
+    def __init__(self) -> None:
+        self.woken = asyncio.Event()
+        self._tenants: dict[str, int] = {}  # the last position heard of (0: not said)
+
+    def add(self, tenant: str, position: int) -> None:
+        self._tenants[tenant] = max(position, self._tenants.get(tenant, 0))
+        self.woken.set()
+
+    def drain(self) -> dict[str, int]:
+        self.woken.clear()
+        tenants, self._tenants = self._tenants, {}
+        return tenants
+
+
 class Notifier:
     def __init__(self, dsn: str, pool: asyncpg.Pool) -> None:
         self._dsn = dsn
         self._pool = pool
         self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._changes: set[Changes] = set()
         self._dirty: dict[str, int] = {}
         self._flush_wanted = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -55,7 +74,7 @@ class Notifier:
 
     def committed(self, tenant: str, position: int) -> None:
         """Called after an append commits."""
-        self._wake(tenant)
+        self._wake(tenant, position)
         if self._flusher is not None:
             self._dirty[tenant] = max(position, self._dirty.get(tenant, 0))
             self._flush_wanted.set()
@@ -73,13 +92,25 @@ class Notifier:
             if not watchers:
                 del self._watchers[tenant]
 
-    def _wake(self, tenant: str) -> None:
+    @contextlib.contextmanager
+    def changes(self) -> Iterator[Changes]:
+        """The tenants whose logs grew, here or on another instance, as they do."""
+        changes = Changes()
+        self._changes.add(changes)
+        try:
+            yield changes
+        finally:
+            self._changes.discard(changes)
+
+    def _wake(self, tenant: str, position: int = 0) -> None:
         for woken in (*self._watchers.get(tenant, ()), *self._watchers.get(ANY_TENANT, ())):
             woken.set()
+        for changes in self._changes:
+            changes.add(tenant, position)
 
     def _on_notification(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        tenant, _, _position = str(payload).rpartition(":")
-        self._wake(tenant)
+        tenant, _, position = str(payload).rpartition(":")
+        self._wake(tenant, int(position) if position.isdigit() else 0)
 
     async def _flush_forever(self) -> None:
         while True:
