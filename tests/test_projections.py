@@ -317,8 +317,10 @@ async def test_cli_rebuilds_one_cluster_and_reports_its_lag(store: EventStore, d
     assert f" {head} " in behind  # the head, and as much lag: nothing projected yet
     rebuilt = await thidua("rebuild")
     assert "sự kiện/s" in rebuilt
-    assert f"{head}/{head}" in rebuilt
+    assert "2/2" in rebuilt  # both projections of the one cluster
+    assert f"2 projection(s) dựng lại, {2 * head:,} sự kiện" in rebuilt
     assert await checkpoints(store, tenant) == {"standings": head, "audit_history": head}
+    assert "0 projection(s) dựng lại" in await thidua("rebuild", "--stale")  # none is stale
     after = await thidua("status")
     assert [line.split("│")[-2].strip() for line in after.splitlines() if tenant in line] == [
         "0",

@@ -1,6 +1,8 @@
 """thidua projections rebuild | status: the read models, per cluster."""
 
 import argparse
+import asyncio
+import contextlib
 import time
 
 from rich.console import Console
@@ -8,7 +10,6 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from thidua.bootstrap import open_runtime
 from thidua.config import Settings
-from thidua.projections.runtime import Projector
+from thidua.projections.runtime import Projector, RebuildRunning
 
 console = Console()
 
@@ -26,31 +27,46 @@ def _selected(projector: Projector, name: str | None) -> list[str]:
 
 
 async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Every chosen (cluster, projection) rebuilt by a few workers at once; one progress
+    line whatever the number of clusters; Ctrl-C stops at once (each cluster's unfinished
+    rebuild is rolled back); with --stale, only what another version built, so a run that
+    was stopped resumes where it stopped."""
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
-        names = _selected(projector, args.projection)
-        clusters = [args.cluster] if args.cluster else await _clusters(projector)
+        names = set(_selected(projector, args.projection))
+        work = [
+            (p.tenant, p.projection)
+            for p in await projector.progress()
+            if p.projection in names
+            and (args.cluster is None or p.tenant == args.cluster)
+            and (p.needs_rebuild or not args.stale)
+        ]
         columns = (
-            TextColumn("{task.description}"),
+            TextColumn("dựng lại"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>10,.0f} sự kiện/s"),
             TimeElapsedColumn(),
         )
+        started, events = time.perf_counter(), 0
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for item in work:
+            queue.put_nowait(item)
         with Progress(*columns, console=console) as bar:
-            for cluster in clusters:
-                for name in names:
-                    task = bar.add_task(f"{cluster} · {name}", total=None, rate=0.0)
-                    started = time.perf_counter()
+            task = bar.add_task("", total=len(work), rate=0.0)
 
-                    def report(
-                        position: int, head: int, task: TaskID = task, t0: float = started
-                    ) -> None:
-                        rate = position / max(time.perf_counter() - t0, 1e-9)
-                        bar.update(task, completed=position, total=head, rate=rate)
+            async def worker() -> None:
+                nonlocal events
+                while not queue.empty():
+                    cluster, name = queue.get_nowait()
+                    with contextlib.suppress(RebuildRunning):  # another process has it
+                        rebuilt = await projector.rebuild(cluster, projector.projection(name))
+                        events += rebuilt  # added after the await: workers interleave
+                    rate = events / max(time.perf_counter() - started, 1e-9)
+                    bar.update(task, advance=1, rate=rate)
 
-                    events = await projector.rebuild(cluster, projector.projection(name), report)
-                    report(events, events)
+            await asyncio.gather(*(worker() for _ in range(min(args.jobs, len(work) or 1))))
+    console.print(f"{len(work)} projection(s) dựng lại, {events:,} sự kiện.")
     return 0
 
 
@@ -85,6 +101,12 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     )
     rebuild_cmd.add_argument("--cluster", help="one cluster's code (default: every cluster)")
     rebuild_cmd.add_argument("--projection", help="standings or audit_history (default: both)")
+    rebuild_cmd.add_argument(
+        "--stale", action="store_true", help="only those another code version built (resumes)"
+    )
+    rebuild_cmd.add_argument(
+        "--jobs", type=int, default=4, help="clusters rebuilt at once (default 4)"
+    )
     rebuild_cmd.set_defaults(run=rebuild)
     status_cmd = group.add_parser("status", help="each projection's checkpoint and lag")
     status_cmd.add_argument("--cluster", help="one cluster's code (default: every cluster)")
