@@ -20,6 +20,7 @@ from thidua.config import Settings, TokenSettings
 from thidua.domain.rights import Role
 
 SECRET = "a-benchmark-secret-not-for-production"
+PIDS: dict[str, int] = {}  # each running server's process, by its URL
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,10 +56,12 @@ async def process(args: Sequence[str], ready: str, env: dict[str, str]) -> Async
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    PIDS[url] = proc.pid
     try:
         await _until_ready(url + ready, proc, log.name)
         yield url
     finally:
+        PIDS.pop(url, None)
         if proc.returncode is None:
             # As Ctrl-C, to the process group: uvicorn stops, and py-spy (with --profile)
             # writes its profile without leaving the server it ran behind.

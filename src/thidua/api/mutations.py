@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from thidua.api.access import caller_of, cluster_of, context, covered
 from thidua.api.context import Context
 from thidua.api.queries import Year, _year
-from thidua.domain.checks import Field, checked_text
+from thidua.domain.checks import Field, checked_text, hints_of
 from thidua.domain.commands import COMMANDS, Command
 from thidua.domain.criteria import Kind
 from thidua.domain.errors import InvalidInput, NotFound, RuleViolation
@@ -186,7 +186,7 @@ def mutation_of(cls: type[Command]) -> Any:
         input: given,  # type: ignore[valid-type]
         options: CommandOptions | None = None,
     ) -> CommandResult:
-        hints = typing.get_type_hints(cls, include_extras=True)
+        hints = hints_of(cls)
         fields = {f.name: _value(hints[f.name], getattr(input, f.name)) for f in _fields(cls)}
         return await run(info, cls(**fields), options)
 

@@ -52,9 +52,20 @@ MANY_CRITERIA = 500
 _LABELS = {"code": "mã", "name": "tên", "text": "nội dung"}
 
 
+_HINTS: dict[type[Any], dict[str, Any]] = {}  # one entry per class: bounded by the code
+
+
+def hints_of(cls: type[Any]) -> dict[str, Any]:
+    """A class's type hints with their annotations, worked out once per class."""
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = typing.get_type_hints(cls, include_extras=True)
+    return found
+
+
 def check_fields(value: Any) -> None:
     """Check every annotated field of a dataclass (nested ones too); text becomes NFC."""
-    hints = typing.get_type_hints(type(value), include_extras=True)
+    hints = hints_of(type(value))
     for f in dataclasses.fields(value):
         found = _checked(getattr(value, f.name), hints[f.name], f.name)
         object.__setattr__(value, f.name, found)

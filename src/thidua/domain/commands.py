@@ -8,7 +8,6 @@ and refusals are recorded under that same name.
 """
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,6 +26,7 @@ from thidua.domain.checks import (
     Text,
     Year,
     check_fields,
+    hints_of,
 )
 from thidua.domain.criteria import CriteriaSet
 from thidua.domain.errors import InvalidInput
@@ -74,7 +74,7 @@ class Command:
 
     def target(self) -> dict[str, str]:
         """What an auditor filters a refusal by: the codes, numbers, days and kinds."""
-        hints = typing.get_type_hints(type(self), include_extras=True)
+        hints = hints_of(type(self))
         found: dict[str, str] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

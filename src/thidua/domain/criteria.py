@@ -4,6 +4,7 @@ The city board publishes template versions (CriteriaTemplate, in the city's own 
 cluster adopts one, copying it into its own log, and may amend part of it.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -92,10 +93,19 @@ class CriteriaSet:
             raise RuleViolation("CRITERIA_BONUS_CAP", "Mức tối đa điểm thưởng không được âm.")
 
     def by_code(self) -> dict[str, Criterion]:
-        return {c.code: c for c in self.criteria}
+        """Each criterion by its code (worked out once: a set never changes; do not edit)."""
+        return self._by_code
 
     def scorable(self) -> dict[str, Criterion]:
-        """The criteria scored directly: those without sub-criteria."""
+        """The criteria scored directly: those without sub-criteria (worked out once)."""
+        return self._scorable
+
+    @functools.cached_property
+    def _by_code(self) -> dict[str, Criterion]:
+        return {c.code: c for c in self.criteria}
+
+    @functools.cached_property
+    def _scorable(self) -> dict[str, Criterion]:
         parents = {c.parent for c in self.criteria if c.parent}
         return {c.code: c for c in self.criteria if c.code not in parents}
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from thidua.ledger.records import RecordedEvent
 from thidua.projections import checkpoints
 from thidua.projections.audit import AuditProjection
 from thidua.projections.checkpoints import Checkpoint
@@ -63,7 +64,9 @@ class Projection(Protocol):
     def new_state(self) -> ProjectionState: ...
 
 
-PROJECTIONS: tuple[Projection, ...] = (StandingsProjection(), AuditProjection())
+# The audit history reads each event as it is before the standings fold it into their
+# aggregates: the two share each decoded event (`Decoded`).
+PROJECTIONS: tuple[Projection, ...] = (AuditProjection(), StandingsProjection())
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,10 @@ class Projector:
     async def inline(self, conn: Connection, tenant: str, last_position: int) -> None:
         # A savepoint: a failing read model never loses the write it follows.
         await conn.execute("SAVEPOINT inline_projections")
+        decoded = Decoded()  # each event decoded once, whichever projections read it
         try:
             for projection in self.projections.values():
-                await self._inline(conn, tenant, projection, last_position)
+                await self._inline(conn, tenant, projection, last_position, decoded)
             await conn.execute("RELEASE SAVEPOINT inline_projections")
         except Exception:
             await conn.execute("ROLLBACK TO SAVEPOINT inline_projections")
@@ -132,12 +136,12 @@ class Projector:
             log.exception("inline projections failed for %s; the runner will catch up", tenant)
 
     async def _inline(
-        self, conn: Connection, tenant: str, projection: Projection, last: int
+        self, conn: Connection, tenant: str, projection: Projection, last: int, decoded: "Decoded"
     ) -> None:
         checkpoint = await _lock_checkpoint(conn, tenant, projection)
         if checkpoint.version != projection.version or last - checkpoint.position > INLINE_LAG:
             return  # a rebuild or a long catch-up: the runner's work
-        await self._advance(conn, tenant, projection, checkpoint, last)
+        await self._advance(conn, tenant, projection, checkpoint, last, decoded)
 
     # Catching up.
 
@@ -155,7 +159,7 @@ class Projector:
                 upto = await position_after(conn, tenant, checkpoint.position, batch)
                 if upto is None:
                     return applied
-                await self._advance(conn, tenant, projection, checkpoint, upto)
+                await self._advance(conn, tenant, projection, checkpoint, upto, Decoded())
             applied += upto - checkpoint.position
         return applied
 
@@ -166,16 +170,17 @@ class Projector:
         projection: Projection,
         checkpoint: Checkpoint,
         upto: int,
+        decoded: "Decoded",
     ) -> None:
         """Apply events after the checkpoint up to a position, write, move the checkpoint."""
         key = (tenant, projection.name)
         try:
-            state = await self._state_at(conn, tenant, projection, checkpoint)
+            state = await self._state_at(conn, tenant, projection, checkpoint, decoded)
             position = checkpoint.position
             while position < upto:
                 records = await read_events(conn, tenant, position, upto, BATCH)
                 for record in records:
-                    state.apply(Fact.of(record))
+                    state.apply(decoded.fact(record))
                 position = records[-1].position
             await state.flush(conn, tenant, checkpoint.generation)
             await _move_checkpoint(conn, tenant, projection, checkpoint.generation, upto)
@@ -193,7 +198,12 @@ class Projector:
             self._cache.popitem(last=False)
 
     async def _state_at(
-        self, conn: Connection, tenant: str, projection: Projection, checkpoint: Checkpoint
+        self,
+        conn: Connection,
+        tenant: str,
+        projection: Projection,
+        checkpoint: Checkpoint,
+        decoded: "Decoded",
     ) -> ProjectionState:
         """The projection's memory as of the checkpoint, replayed without writing."""
         cached = self._cache.pop((tenant, projection.name), None)
@@ -208,7 +218,7 @@ class Projector:
         while position < checkpoint.position:
             records = await read_events(conn, tenant, position, checkpoint.position, BATCH)
             for record in records:
-                state.apply(Fact.of(record))
+                state.apply(decoded.fact(record))
             state.discard()
             position = records[-1].position
         return state
@@ -356,6 +366,20 @@ class Projector:
                 except Exception:
                     log.exception("projection catch-up failed; retrying in %.1f s", RETRY)
                     await asyncio.sleep(RETRY)
+
+
+class Decoded:
+    """Events decoded once for every projection a call feeds (a replay of a cold cluster
+    feeds two), kept only for that call."""
+
+    def __init__(self) -> None:
+        self._facts: dict[int, Fact] = {}
+
+    def fact(self, record: RecordedEvent) -> Fact:
+        found = self._facts.get(record.position)
+        if found is None or found.record.tenant != record.tenant:
+            found = self._facts[record.position] = Fact.of(record)
+        return found
 
 
 class RebuildRunning(Exception):
