@@ -17,7 +17,7 @@ import pytest
 
 from thidua.domain.cluster_year import ClusterYear, Status
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind, changed_codes
-from thidua.domain.entity import Entity
+from thidua.domain.entity import KEPT, Entity
 from thidua.domain.errors import DomainError, Forbidden, InvalidState, RuleViolation
 from thidua.domain.meetings import Meeting
 from thidua.domain.membership import Membership, current_members
@@ -134,7 +134,9 @@ def finalised_year(n: int = 6) -> ClusterYear:
 def snapshot(aggregate: Entity) -> tuple[int, int, dict[str, Any]]:
     """Version, pending events and every attribute of the state (not the bookkeeping)."""
     skipped = {"_pending_events", "_modified_on", "_version"}
-    state = {k: v for k, v in vars(aggregate).items() if k not in skipped}
+    state = {
+        k: v for k, v in vars(aggregate).items() if k not in skipped and not k.startswith(KEPT)
+    }
     return aggregate.version, len(aggregate.pending_events), copy.deepcopy(state)
 
 
@@ -794,6 +796,22 @@ def test_self_score_is_stored_as_an_exact_decimal() -> None:
     self_score(card, "A1", "27.75")
     assert card.points(Layer.SELF) == {"A1": Decimal("27.75")}
     assert card.entries[Layer.SELF]["A1"]["criteria_version"] == "2025.1"
+
+
+def test_a_cards_answers_follow_its_every_score_and_are_not_its_state() -> None:
+    """A card keeps its last answers for its version: a new score changes them at once,
+    and a card that kept answers equals one that did not."""
+    card = scorecard()
+    self_score(card, "A1", "20")
+    assert card.points(Layer.CITY) == {"A1": Decimal(20)}
+    assert card.flagged(TEMPLATE) == []
+    untouched = copy.deepcopy(card)
+    untouched.__dict__ = {k: v for k, v in card.__dict__.items() if not k.startswith(KEPT)}
+    assert card == untouched
+    self_score(card, "A1", "25")
+    assert card.points(Layer.CITY) == {"A1": Decimal(25)}
+    card.points(Layer.SELF)["A1"] = Decimal(0)  # a caller's copy, not the card's
+    assert card.points(Layer.SELF) == {"A1": Decimal(25)}
 
 
 def test_self_score_off_the_step_is_refused() -> None:

@@ -108,7 +108,7 @@ def _value(hint: Any, given: Any) -> Any:
     if found is YearRules:
         return _rules(given)
     if dataclasses.is_dataclass(found):
-        hints = typing.get_type_hints(found, include_extras=True)
+        hints = hints_of(typing.cast(type[Any], found))
         fields = {f.name: _value(hints[f.name], getattr(given, f.name)) for f in _fields(found)}
         return typing.cast(Any, found)(**fields)
     return given

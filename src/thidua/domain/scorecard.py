@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from eventsourcing.domain import event
 
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
-from thidua.domain.entity import Entity
+from thidua.domain.entity import KEPT, Entity
 from thidua.domain.errors import InvalidState, RuleViolation
 from thidua.domain.rules import YearRules, check_points
 from thidua.domain.text import nfc
@@ -350,11 +350,26 @@ class Scorecard(Entity):
             if c.kind is Kind.BASE and code not in scored
         ]
 
+    # Standings ask every card of the year after each event, and all but one are unchanged:
+    # each card keeps what it last answered, for its version (entries change only by events).
+
     def flagged(self, criteria: CriteriaSet) -> list[str]:
-        return flagged_codes(self.entries, criteria)
+        kept = self.__dict__.get(KEPT + "flagged")
+        if kept is None or kept[0] != self.version or kept[1] is not criteria:
+            kept = (self.version, criteria, flagged_codes(self.entries, criteria))
+            self.__dict__[KEPT + "flagged"] = kept
+        return list(kept[2])
 
     def points(self, layer: Layer) -> dict[str, Decimal]:
-        return layered_points(self.entries, layer)
+        kept: tuple[int, dict[Layer, dict[str, Decimal]]] | None = self.__dict__.get(
+            KEPT + "points"
+        )
+        if kept is None or kept[0] != self.version:
+            kept = (self.version, {})
+            self.__dict__[KEPT + "points"] = kept
+        if layer not in kept[1]:
+            kept[1][layer] = layered_points(self.entries, layer)
+        return dict(kept[1][layer])
 
 
 _DECIDED = {Outcome.ACCEPTED: "chấp nhận", Outcome.REJECTED: "không chấp nhận"}
