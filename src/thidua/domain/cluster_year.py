@@ -13,7 +13,7 @@ from typing import Any
 from eventsourcing.domain import event
 
 from thidua.domain.criteria import CriteriaSet, changed_codes
-from thidua.domain.entity import Entity
+from thidua.domain.entity import KEPT, Entity
 from thidua.domain.errors import InvalidState, NotFound, RuleViolation
 from thidua.domain.meetings import Meeting, Round, check_attendance, check_open_round, counted
 from thidua.domain.membership import Membership, check_join, current_members, leaving
@@ -159,18 +159,32 @@ class ClusterYear(Entity):
 
     def criteria_on(self, day: date) -> CriteriaSet:
         """The version in force on this day: the latest adopted one effective by then."""
-        in_force = [c for c in self.criteria if date.fromisoformat(c["effective_from"]) <= day]
+        in_force = [
+            i for i, c in enumerate(self.criteria) if date.fromisoformat(c["effective_from"]) <= day
+        ]
         if not in_force:
             raise InvalidState(
                 "NO_CRITERIA",
                 f"Cụm chưa thông qua bộ tiêu chí chấm điểm có hiệu lực vào ngày {day:%d/%m/%Y}.",
             )
-        return CriteriaSet.from_json(in_force[-1]["criteria"])
+        return self._criteria_set(in_force[-1])
 
     def latest_criteria(self) -> CriteriaSet:
         if not self.criteria:
             raise InvalidState("NO_CRITERIA", "Cụm chưa thông qua bộ tiêu chí chấm điểm.")
-        return CriteriaSet.from_json(self.criteria[-1]["criteria"])
+        return self._criteria_set(len(self.criteria) - 1)
+
+    def _criteria_set(self, index: int) -> CriteriaSet:
+        """An adopted version read once (the same object each time, so what is worked out
+        from it can be kept): adopted versions are only ever added, never changed."""
+        kept: dict[int, tuple[dict[str, Any], CriteriaSet]] = self.__dict__.setdefault(
+            KEPT + "criteria", {}
+        )
+        adopted = self.criteria[index]
+        found = kept.get(index)
+        if found is None or found[0] is not adopted:
+            found = kept[index] = (adopted, CriteriaSet.from_json(adopted["criteria"]))
+        return found[1]
 
     def check_open(self) -> None:
         if self.status is Status.FINALISED:
