@@ -1,6 +1,8 @@
 """Kept answers: a repeated query is answered from memory while its cluster stands still,
 and never once anything moved, for another caller, or for a mutation or a refusal."""
 
+import asyncio
+import contextlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -9,10 +11,18 @@ import httpx
 
 from api_client import Api, played, serving, token
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
-from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear, SelfScore
+from thidua.domain.commands import (
+    AdoptCriteria,
+    MemberGiven,
+    OpenYear,
+    RecordMidYearReview,
+    SelfScore,
+)
+from thidua.domain.errors import DomainError
 from thidua.domain.rights import Actor, Role
 from thidua.service.emulation import Emulation
 from thidua.service.envelope import Calendar, Envelope
+from thidua.store import EventStore
 
 DASHBOARD = """{ cluster { position year(year: 2025) {
   standings(layer: SELF) { unit total } } } }"""
@@ -118,3 +128,43 @@ async def test_a_repeated_mutation_runs_every_time(dsn: str) -> None:
         first = await api.ok(score, token=officer, cluster=cluster)
         again = await api.ok(score, token=officer, cluster=cluster)
         assert again["selfScore"]["version"] == first["selfScore"]["version"] + 1
+
+
+async def test_a_repeated_read_asks_the_database_nothing_until_another_instance_writes(
+    dsn: str,
+) -> None:
+    """The version of a cluster that stands still is known without the database; an
+    append on another instance (its own store, its notification) is seen at once after."""
+    async with serving(dsn) as api:
+        cluster = await played(api, 5)
+        board = token(dsn, "Ban thi đua", [cluster], Role.CITY_BOARD)
+        first = await get(api, cluster, board)
+        reports: list[str] = []
+        report = api.store.report
+
+        async def counted(function: str, *args: object) -> list[Any]:
+            reports.append(function)
+            return await report(function, *args)
+
+        api.store.report = counted  # type: ignore[method-assign]
+        api.store.query_log = []
+        again = await get(api, cluster, board)
+        assert again.content == first.content
+        assert (reports, api.store.query_log) == ([], [])
+
+        elsewhere = await EventStore.open(dsn)
+        try:
+            dashboard = Actor("Màn hình", Role.DASHBOARD, None).caller()
+            service = Emulation(elsewhere, Calendar(datetime.now(UTC)))
+            with contextlib.suppress(DomainError):  # refused, and recorded: the log moves
+                await service.handle(Envelope(cluster, dashboard), RecordMidYearReview(YEAR))
+        finally:
+            await elsewhere.close()
+        async with asyncio.timeout(10):
+            while True:
+                moved = await get(api, cluster, board)
+                if moved.content != first.content:
+                    break
+                await asyncio.sleep(0.02)
+        position = first.json()["data"]["cluster"]["position"]
+        assert moved.json()["data"]["cluster"]["position"] == position + 1

@@ -25,6 +25,8 @@ from thidua.domain.standings import Standing
 from thidua.projections import checkpoints, reads
 from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter, ScorecardAt
+from thidua.projections.runtime import PROJECTIONS
+from thidua.service.versions import KnownVersions
 from thidua.store.eventstore import EventStore
 
 AUDIT_BATCH = 500  # rows of the audit history read at a time when the whole trail is read
@@ -41,6 +43,8 @@ class AuditSnapshot:
 class Reads:
     def __init__(self, store: EventStore) -> None:
         self._store = store
+        self._versions = KnownVersions(projections=len(PROJECTIONS))
+        store.on_change(self._versions.grown)
 
     async def standings(
         self, cluster: str, year: int, reader: Reader | None = None
@@ -156,9 +160,17 @@ class Reads:
         return {row["tenant_id"] for row in await checkpoints.progress(self._store)}
 
     async def log_version(self, cluster: str) -> tuple[int, ...]:
-        """The cluster's head and its projections' checkpoints, in one round trip: while
-        this is unchanged, so is every answer about the cluster."""
-        return await checkpoints.log_version(self._store, cluster)
+        """The cluster's head and its projections' checkpoints: while this is unchanged, so
+        is every answer about the cluster. Known without the database while nothing was
+        appended to the cluster since it was last read (`KnownVersions`)."""
+        known = self._versions.get(cluster) if self._store.listening else None
+        if known is not None:
+            return known
+        if not self._store.listening:
+            await self._store.listen()
+        version = await checkpoints.log_version(self._store, cluster)
+        self._versions.keep(cluster, version)
+        return version
 
     def watch(self, cluster: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """An event set whenever the cluster's log may have grown, here or on another

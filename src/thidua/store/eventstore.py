@@ -228,6 +228,18 @@ class EventStore:
         with self._notifier.watch(tenant) as woken:
             yield woken
 
+    async def listen(self) -> None:
+        """Hear other instances' appends (see `on_change`)."""
+        await self._notifier.listen()
+
+    @property
+    def listening(self) -> bool:
+        return self._notifier.listening
+
+    def on_change(self, told: Callable[[str, int], None]) -> None:
+        """Call `told(tenant, position)` whenever a tenant's log grows (`Notifier`)."""
+        self._notifier.on_change(told)
+
     @contextlib.asynccontextmanager
     async def changes(self) -> AsyncIterator[Changes]:
         """The tenants whose logs grew, here or on another instance, as they do."""

@@ -10,7 +10,7 @@ delays, never loses, an event.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 
@@ -44,6 +44,7 @@ class Notifier:
         self._pool = pool
         self._watchers: dict[str, set[asyncio.Event]] = {}
         self._changes: set[Changes] = set()
+        self._told: list[Callable[[str, int], None]] = []  # see on_change
         self._dirty: dict[str, int] = {}
         self._flush_wanted = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -56,11 +57,25 @@ class Notifier:
             self._flusher = asyncio.create_task(self._flush_forever(), name="thidua-notify")
 
     async def listen(self) -> None:
-        """Hear other instances' appends too; connects on first use, once."""
+        """Hear other instances' appends too; connects on first use, and again after the
+        connection is lost (every watcher is then told that any log may have grown)."""
         async with self._starting:
-            if self._listener is None:
+            if self._listener is None or self._listener.is_closed():
                 self._listener = await asyncpg.connect(self._dsn)
+                self._listener.add_termination_listener(self._on_lost)
                 await self._listener.add_listener(CHANNEL, self._on_notification)
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
+
+    def on_change(self, told: Callable[[str, int], None]) -> None:
+        """Call `told(tenant, position)` whenever a tenant's log grows, here or elsewhere,
+        and `told(ANY_TENANT, 0)` when other instances' news may have been missed."""
+        self._told.append(told)
+
+    def _on_lost(self, _conn: object) -> None:
+        self._wake(ANY_TENANT)
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -68,6 +83,7 @@ class Notifier:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None
+            await self._flush()  # what this instance appended last, told before it goes
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
@@ -107,6 +123,8 @@ class Notifier:
             woken.set()
         for changes in self._changes:
             changes.add(tenant, position)
+        for told in self._told:
+            told(tenant, position)
 
     def _on_notification(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         tenant, _, position = str(payload).rpartition(":")
@@ -116,15 +134,20 @@ class Notifier:
         while True:
             await self._flush_wanted.wait()
             self._flush_wanted.clear()
-            batch, self._dirty = self._dirty, {}
-            try:
-                await self._pool.execute(
-                    "SELECT pg_notify($1, t || ':' || p)"
-                    " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
-                    CHANNEL,
-                    list(batch),
-                    list(batch.values()),
-                )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                # Other instances' subscribers will find the events on their next poll.
-                log.warning("could not send NOTIFY for %d tenants", len(batch), exc_info=True)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._dirty = self._dirty, {}
+        if not batch:
+            return
+        try:
+            await self._pool.execute(
+                "SELECT pg_notify($1, t || ':' || p)"
+                " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
+                CHANNEL,
+                list(batch),
+                list(batch.values()),
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            # Other instances' subscribers will find the events on their next poll.
+            log.warning("could not send NOTIFY for %d tenants", len(batch), exc_info=True)
