@@ -1,6 +1,7 @@
 """What every resolver gets: the services (commands and reads), the verified caller, the
 cluster in the URL, the request id and the request's DataLoaders."""
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,10 @@ from thidua.service.emulation import Emulation
 from thidua.service.evidence import Evidence
 from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
+
+# Unique, not secret: a random prefix per process and a counter (uuid4 per request costs
+# a system call for randomness nobody needs).
+_REQUEST_IDS = (f"{uuid.uuid4().hex[:12]}{n:012x}" for n in itertools.count())
 
 
 @dataclass
@@ -27,7 +32,7 @@ class Context:
     services: Services
     cluster: str | None  # from /clusters/{code}/graphql; None at /graphql
     principal: Principal | None = None  # set once the token is verified
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=lambda: next(_REQUEST_IDS))
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 

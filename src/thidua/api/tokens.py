@@ -100,12 +100,16 @@ class Principal:
         )
 
 
+VERIFIED_KEPT = 10_000  # tokens known verified, the oldest forgotten first
+
+
 class TokenVerifier:
     """Checks a bearer token's signature, expiry, issuer and audience."""
 
     def __init__(self, settings: Settings) -> None:
         self.tokens = settings.tokens
         self.secret = settings.token_secret()
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token -> who, until when
         self.jwks_client = jwt.PyJWKClient(self.tokens.jwks_url) if self.tokens.jwks_url else None
         self.jwks = (
             jwt.PyJWKSet.from_json(self.tokens.jwks_file.read_text())
@@ -128,6 +132,18 @@ class TokenVerifier:
         raise Unauthenticated("Không tìm thấy khóa để kiểm tra chữ ký của token.")
 
     def verify(self, token: str) -> Principal:
+        """The token's principal; a token already verified is known until it expires (its
+        signature is checked once, not on every request it comes with)."""
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal, expires = self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > VERIFIED_KEPT:
+            self._verified.pop(next(iter(self._verified)))  # the oldest kept
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         if len(token) > TOKEN_LENGTH:
             raise Unauthenticated("Token không hợp lệ hoặc chữ ký không đúng.")
         try:
@@ -140,7 +156,7 @@ class TokenVerifier:
                 issuer=self.tokens.issuer,
                 options={"require": ["exp", "sub"]},
             )
-            return Principal.from_claims(claims)
+            return Principal.from_claims(claims), float(claims["exp"])
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("Token đã hết hạn; vui lòng đăng nhập lại.") from exc
         except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
