@@ -147,20 +147,20 @@ DROP FUNCTION append_events(text, text, integer, text[], integer[], bytea[], byt
                             text, text[], integer[]);
 
 -- As in 0005, and now: run as its owner (the only writer of the log), add the events to
--- the cluster's tree and mark the cluster due for a checkpoint.
+-- the cluster's tree, mark the cluster due for a checkpoint, and return the events' hashes
+-- (so the writer has the records as the log holds them without reading them back).
 CREATE FUNCTION append_events(
     p_tenant text, p_stream text, p_expected integer,
     p_types text[], p_event_versions integer[], p_payloads bytea[], p_digests bytea[],
     p_metadata jsonb, p_key text, p_guard_streams text[], p_guard_versions integer[],
     OUT status text, OUT stream_version integer, OUT positions bigint[],
-    OUT recorded_at timestamptz, OUT conflict_stream text
+    OUT recorded_at timestamptz, OUT conflict_stream text, OUT hashes bytea[]
 ) LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public AS $$
 DECLARE
     head_position bigint;
     chained bytea;
     grown bytea[];
     micros bigint;
-    hashes bytea[] := '{}';
     n integer := cardinality(p_types);
 BEGIN
     IF p_tenant IS DISTINCT FROM current_tenant() THEN
@@ -206,6 +206,7 @@ BEGIN
 
     micros := (extract(epoch FROM recorded_at) * 1000000)::bigint;
     positions := array(SELECT head_position + i FROM generate_series(1, n) AS i);
+    hashes := '{}';
     FOR i IN 1..n LOOP
         chained := sha256(chained || int8send(positions[i]) || int8send(micros) || p_digests[i]);
         hashes := hashes || chained;

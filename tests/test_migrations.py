@@ -154,7 +154,11 @@ async def test_logs_written_before_the_tree_get_it_when_migrated(
         meta = Metadata(actor="Lê Văn C", role="secretariat")
         for n in range(11):
             await store.append("cum-cu", f"s{n}", 0, [NewEvent("tests:Old", b"{}")], meta)
-        await migrate(dsn)
+    finally:
+        await store.close()
+    await migrate(dsn)
+    store = await EventStore.open(dsn)  # as servers restart on a migrated schema
+    try:
         leaves = [leaf_hash(e.hash) for e in await store.read_log("cum-cu")]
         async with store.transaction("cum-cu") as tx:
             assert await tree.root(tx, "cum-cu", 11) == root_of(leaves)

@@ -121,13 +121,15 @@ class Projector:
 
     # Inline.
 
-    async def inline(self, conn: Connection, tenant: str, last_position: int) -> None:
+    async def inline(
+        self, conn: Connection, tenant: str, appended: Sequence[RecordedEvent]
+    ) -> None:
         # A savepoint: a failing read model never loses the write it follows.
         await conn.execute("SAVEPOINT inline_projections")
-        decoded = Decoded()  # each event decoded once, whichever projections read it
+        decoded = Decoded(appended)  # each event decoded once, for every projection
         try:
             for projection in self.projections.values():
-                await self._inline(conn, tenant, projection, last_position, decoded)
+                await self._inline(conn, tenant, projection, appended[-1].position, decoded)
             await conn.execute("RELEASE SAVEPOINT inline_projections")
         except Exception:
             await conn.execute("ROLLBACK TO SAVEPOINT inline_projections")
@@ -178,7 +180,8 @@ class Projector:
             state = await self._state_at(conn, tenant, projection, checkpoint, decoded)
             position = checkpoint.position
             while position < upto:
-                records = await read_events(conn, tenant, position, upto, BATCH)
+                records = decoded.following(position, upto)
+                records = records or await read_events(conn, tenant, position, upto, BATCH)
                 for record in records:
                     state.apply(decoded.fact(record))
                 position = records[-1].position
@@ -370,10 +373,19 @@ class Projector:
 
 class Decoded:
     """Events decoded once for every projection a call feeds (a replay of a cold cluster
-    feeds two), kept only for that call."""
+    feeds two), kept only for that call; with the events just appended, which the
+    projections then need not read back."""
 
-    def __init__(self) -> None:
+    def __init__(self, appended: Sequence[RecordedEvent] = ()) -> None:
         self._facts: dict[int, Fact] = {}
+        self._appended = list(appended)
+
+    def following(self, after: int, upto: int) -> list[RecordedEvent]:
+        """The appended events after..upto, if they are exactly those."""
+        found = [r for r in self._appended if after < r.position <= upto]
+        if found and found[0].position == after + 1 and found[-1].position == upto:
+            return found
+        return []
 
     def fact(self, record: RecordedEvent) -> Fact:
         found = self._facts.get(record.position)

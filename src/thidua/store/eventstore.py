@@ -53,9 +53,9 @@ _COLUMNS = (
 
 _APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-# Runs in an append's transaction once its events are in (connection, tenant, last
-# position): the inline projections, so a writer reads its own write.
-InlineHook = Callable[[Connection, str, int], Awaitable[None]]
+# Runs in an append's transaction once its events are in (connection, tenant, the events
+# as the log now holds them): the inline projections, so a writer reads its own write.
+InlineHook = Callable[[Connection, str, Sequence[RecordedEvent]], Awaitable[None]]
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -453,8 +453,26 @@ class Session:
             expected = dict(guards).get(conflicting, expected_version)
             raise ConcurrencyConflict(conflicting, expected, version)
         if status == "appended":
-            for hook in self.store.inline:
-                await hook(self.conn, tenant, positions[-1])
+            if self.store.inline:
+                records = [
+                    RecordedEvent(
+                        tenant=tenant,
+                        position=position,
+                        stream_id=stream_id,
+                        stream_version=expected_version + offset,
+                        event_type=event.event_type,
+                        event_version=event.event_version,
+                        payload=event.payload,
+                        metadata_json=meta,
+                        recorded_at=outcome["recorded_at"],
+                        hash=bytes(chained),
+                    )
+                    for offset, (position, event, chained) in enumerate(
+                        zip(positions, events, outcome["hashes"], strict=True), start=1
+                    )
+                ]
+                for hook in self.store.inline:
+                    await hook(self.conn, tenant, records)
             self.appended = positions[-1]
         return AppendResult(version, tuple(positions))
 
