@@ -1,8 +1,8 @@
-"""Benchmarks: write, read, rebuild, time travel and subscription lag, each figure the median
-of several runs (with min and max), each target a ratio to a baseline measured in the same
-run on the same PostgreSQL, or a bound. Prints a table and writes it as JSON.
+"""Benchmarks: write, read, rebuild, time travel, subscription lag and many clusters, each
+figure the median of several runs (with min and max), each target a ratio to a baseline
+measured in the same run on the same PostgreSQL, or a bound. Prints a table and writes JSON.
 
-    python -m bench [--only write read rebuild travel] [--runs 3] [--seconds 5] [--quick]
+    python -m bench [--only write read rebuild travel scale] [--runs 3] [--seconds 5] [--quick]
 
 Uses DATABASE_URL, or the embedded server, in fresh databases dropped afterwards.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import peer, read, rebuild, travel, write
+from bench import peer, read, rebuild, scale, travel, write
 from bench.figures import Figure, Target, table
 from bench.scratch import scratch_database
 from bench.servers import log
@@ -67,7 +67,7 @@ TARGETS = [
     Target("travel", "standings at a position (200 per run)", "p99_ms", below=50),
     Target("lag", "commit to subscriber (score load)", "p99_ms", below=100),
 ]
-CASES = ("write", "read", "rebuild", "travel")
+CASES = ("write", "read", "rebuild", "travel", "scale")
 
 
 def arguments() -> argparse.Namespace:
@@ -78,6 +78,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000, help="rebuild's log")
     parser.add_argument("--travel-events", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=200, help="time-travel reads per run")
+    parser.add_argument(
+        "--clusters", type=int, nargs=2, default=[2, 2000], help="the scale case's two sizes"
+    )
     parser.add_argument("--quick", action="store_true", help="1 run, 2 s, small logs: a smoke test")
     parser.add_argument("--json", type=Path, default=Path("bench/results.json"))
     parser.add_argument(
@@ -89,6 +92,7 @@ def arguments() -> argparse.Namespace:
         os.environ["BENCH_PROFILE_DIR"] = str(args.profile.resolve())
     if args.quick:
         args.runs, args.seconds, args.events, args.travel_events = 1, 2.0, 20_000, 5_000
+        args.clusters = [2, 20]
     return args
 
 
@@ -98,6 +102,7 @@ def cases(args: argparse.Namespace) -> dict[str, Callable[[str], Awaitable[list[
         "read": lambda dsn: read.measure(dsn, args.runs, args.seconds),
         "rebuild": lambda dsn: rebuild.measure(dsn, args.runs, args.events),
         "travel": lambda dsn: travel.measure(dsn, args.runs, args.travel_events, args.samples),
+        "scale": lambda _dsn: scale.figures(args.clusters, args.seconds),
     }
 
 
@@ -143,7 +148,8 @@ async def main(args: argparse.Namespace) -> int:
         log(table(found))  # as each case ends, so a long run's figures are never lost
         figures += found
     by_name = {(f.case, f.subject): f for f in figures}
-    checked = [t.check(by_name) for t in TARGETS if t.case in args.only or t.case == "lag"]
+    every = TARGETS + scale.targets(*args.clusters)
+    checked = [t.check(by_name) for t in every if t.case in args.only or t.case == "lag"]
     checked = [c for c in checked if c["value"] is not None]
     print(table(figures))
     print()

@@ -15,7 +15,7 @@ from thidua.service.envelope import Recorded
 from thidua.store.eventstore import Session
 
 T = TypeVar("T", bound=Entity)
-KEPT = 4096  # aggregates kept, the most recently used
+KEPT = 1024  # aggregates kept, the most recently used (a cluster-year is ~100 kB)
 
 
 def read_version(aggregate: Entity) -> int:
