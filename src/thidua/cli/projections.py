@@ -34,17 +34,13 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
         names = set(_selected(projector, args.projection))
-        chosen = [
+        work = [
             (p.tenant, p.projection)
             for p in await projector.progress()
             if p.projection in names
             and (args.cluster is None or p.tenant == args.cluster)
             and (p.needs_rebuild or not args.stale)
         ]
-        # Each cluster's projections rebuilt together: its log read and decoded once.
-        work: dict[str, list[str]] = {}
-        for cluster, name in chosen:
-            work.setdefault(cluster, []).append(name)
         columns = (
             TextColumn("dựng lại"),
             BarColumn(),
@@ -53,27 +49,24 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
             TimeElapsedColumn(),
         )
         started, events = time.perf_counter(), 0
-        queue: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
-        for item in work.items():
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for item in work:
             queue.put_nowait(item)
         with Progress(*columns, console=console) as bar:
-            task = bar.add_task("", total=len(chosen), rate=0.0)
+            task = bar.add_task("", total=len(work), rate=0.0)
 
             async def worker() -> None:
                 nonlocal events
                 while not queue.empty():
-                    cluster, chosen_names = queue.get_nowait()
-                    rebuilding = [projector.projection(name) for name in chosen_names]
+                    cluster, name = queue.get_nowait()
                     with contextlib.suppress(RebuildRunning):  # another process has it
-                        head = await projector.rebuild_many(cluster, rebuilding)
-                        events += head * len(
-                            rebuilding
-                        )  # added after the await: workers interleave
+                        rebuilt = await projector.rebuild(cluster, projector.projection(name))
+                        events += rebuilt  # added after the await: workers interleave
                     rate = events / max(time.perf_counter() - started, 1e-9)
-                    bar.update(task, advance=len(rebuilding), rate=rate)
+                    bar.update(task, advance=1, rate=rate)
 
             await asyncio.gather(*(worker() for _ in range(min(args.jobs, len(work) or 1))))
-    console.print(f"{len(chosen)} projection(s) dựng lại, {events:,} sự kiện.")
+    console.print(f"{len(work)} projection(s) dựng lại, {events:,} sự kiện.")
     return 0
 
 

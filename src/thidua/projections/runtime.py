@@ -231,51 +231,39 @@ class Projector:
     async def rebuild(
         self, tenant: str, projection: Projection, report: Reporter | None = None
     ) -> int:
-        """Replay the whole log into a new generation, then swap it in; returns the events."""
-        return await self.rebuild_many(tenant, [projection], report)
+        """Replay the whole log into a new generation, then swap it in; returns the events.
 
-    async def rebuild_many(
-        self, tenant: str, projections: Sequence[Projection], report: Reporter | None = None
-    ) -> int:
-        """Replay the whole log once into a new generation of each projection (each event
-        read and decoded once for all of them), then swap them in; returns the events.
-
-        The serving generations keep answering (and writers keep projecting into them)
+        The serving generation keeps answering (and writers keep projecting into it)
         until the swap, which holds the tenant's writers only while it applies the tail.
         """
         async with self.store.transaction(tenant) as conn:
-            serving = [await _lock_checkpoint(conn, tenant, p, lock=False) for p in projections]
-        generations = [checkpoint.generation + 1 for checkpoint in serving]
+            serving = await _lock_checkpoint(conn, tenant, projection, lock=False)
+        generation = serving.generation + 1
         # Held until the swap: a second rebuild of the same projection waits its turn.
         async with self.store.transaction(tenant) as guard:
-            for projection in projections:
-                locked = await guard.fetchval(
-                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
-                    f"rebuild:{tenant}:{projection.name}",
-                )
-                if not locked:
-                    raise RebuildRunning(tenant, projection.name)
-            for projection, checkpoint in zip(projections, serving, strict=True):
-                await self._drop_other_generations(tenant, projection, checkpoint.generation)
-            states, position = [p.new_state() for p in projections], 0
+            locked = await guard.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                f"rebuild:{tenant}:{projection.name}",
+            )
+            if not locked:
+                raise RebuildRunning(tenant, projection.name)
+            await self._drop_other_generations(tenant, projection, serving.generation)
+            state, position = projection.new_state(), 0
             while True:
                 async with self.store.transaction(tenant) as conn:
                     records = await read_events(conn, tenant, position, None, BATCH)
                     if len(records) < BATCH:
                         break  # the tail is applied under the writers' lock
-                    facts = [Fact.of(record) for record in records]
-                    for state, generation in zip(states, generations, strict=True):
-                        for fact in facts:
-                            state.apply(fact)
-                        await state.flush(conn, tenant, generation, final=False)
+                    for record in records:
+                        state.apply(Fact.of(record))
+                    await state.flush(conn, tenant, generation, final=False)
                 position = records[-1].position
                 if report:
                     report(position, await self._head(tenant))
-            head = await self._swap(tenant, projections, states, position, generations)
+            head = await self._swap(tenant, projection, state, position, generation)
             if report:
                 report(head, head)
-        for projection, generation in zip(projections, generations, strict=True):
-            await self._drop_other_generations(tenant, projection, generation)
+        await self._drop_other_generations(tenant, projection, generation)
         return head
 
     async def _drop_other_generations(self, tenant: str, projection: Projection, keep: int) -> None:
@@ -286,27 +274,23 @@ class Projector:
     async def _swap(
         self,
         tenant: str,
-        projections: Sequence[Projection],
-        states: Sequence[ProjectionState],
+        projection: Projection,
+        state: ProjectionState,
         position: int,
-        generations: Sequence[int],
+        generation: int,
     ) -> int:
         async with self.store.transaction(tenant) as conn:
             head = await lock_head(conn, tenant)
-            for projection in projections:
-                await _lock_checkpoint(conn, tenant, projection)
+            await _lock_checkpoint(conn, tenant, projection)
             while position < head:
                 records = await read_events(conn, tenant, position, head, BATCH)
-                facts = [Fact.of(record) for record in records]
-                for state in states:
-                    for fact in facts:
-                        state.apply(fact)
+                for record in records:
+                    state.apply(Fact.of(record))
                 position = records[-1].position
-            for projection, state, generation in zip(projections, states, generations, strict=True):
-                await state.flush(conn, tenant, generation)
-                serving = Checkpoint(projection.version, generation, head)
-                await checkpoints.serve_generation(conn, tenant, projection.name, serving)
-                self._keep((tenant, projection.name), _Cached(generation, head, state))
+            await state.flush(conn, tenant, generation)
+            serving = Checkpoint(projection.version, generation, head)
+            await checkpoints.serve_generation(conn, tenant, projection.name, serving)
+            self._keep((tenant, projection.name), _Cached(generation, head, state))
         return head
 
     async def _head(self, tenant: str) -> int:
