@@ -439,3 +439,31 @@ async def test_a_generated_year_travels_back_exactly_and_rebuilds_identically(
         for projection in PROJECTIONS:
             await rebuilder.rebuild(tenant, projection)
         assert await snapshot(store, tenant) == live
+
+
+async def test_a_cold_instance_folds_only_what_it_writes_to_and_projects_the_same(
+    projected: Projector, dsn: str
+) -> None:
+    """An instance that never saw the cluster (or forgot it) folds only the year and the
+    streams it writes to, as it needs them; the rows it writes equal a rebuild's."""
+    store = projected.store
+    tenant = await demo_cluster(store)
+    other = await EventStore.open(dsn)
+    try:
+        cold = Projector(other)
+        cold.attach()
+        service = Emulation(other, Calendar(datetime(YEAR, 12, 20, 2, tzinfo=UTC)))
+        city = Envelope(tenant, CITY_BOARD.caller(), "Điều chỉnh theo kết quả thẩm định")
+        await service.handle(Envelope(tenant, CITY_BOARD.caller()), c.Reopen(YEAR, "Rà soát"))
+        adjusted = c.CityAdjust(YEAR, "kho-bac-hn", "A1", Decimal(21), "Thẩm định lại")
+        await service.handle(city, adjusted)
+        kept = cold._cache[(tenant, "standings")]
+        assert kept.scopes == {YEAR}  # the year written to, not the whole log
+        await service.handle(city, replace(adjusted, points=Decimal(22)))  # warm now
+    finally:
+        await other.close()
+    live = await snapshot(store, tenant)
+    rebuilder = Projector(store)
+    for projection in PROJECTIONS:
+        await rebuilder.rebuild(tenant, projection)
+    assert await snapshot(store, tenant) == live

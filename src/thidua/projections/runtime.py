@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from thidua.domain.standings import standings_year
 from thidua.ledger.records import RecordedEvent
 from thidua.projections import checkpoints
 from thidua.projections.audit import AuditProjection
@@ -33,6 +34,8 @@ from thidua.store.eventstore import (
     lock_head,
     position_after,
     read_events,
+    read_stream_upto,
+    read_year,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,10 @@ class _Cached:
     generation: int
     position: int
     state: ProjectionState
+    # What of the log the state has folded (None: all of it): years (their streams) and
+    # other streams. A state made for a write folds only what it is written to, each part
+    # read when first needed.
+    scopes: set[int | str] | None = None
 
 
 Reporter = Callable[[int, int], None]  # (position reached, head)
@@ -177,22 +184,47 @@ class Projector:
         """Apply events after the checkpoint up to a position, write, move the checkpoint."""
         key = (tenant, projection.name)
         try:
-            state = await self._state_at(conn, tenant, projection, checkpoint, decoded)
-            position = checkpoint.position
-            while position < upto:
-                records = decoded.following(position, upto)
-                records = records or await read_events(conn, tenant, position, upto, BATCH)
-                for record in records:
-                    state.apply(decoded.fact(record))
-                position = records[-1].position
-            await state.flush(conn, tenant, checkpoint.generation)
+            cached = await self._state_at(conn, tenant, projection, checkpoint, decoded)
+            records = decoded.following(checkpoint.position, upto) or await _read(
+                conn, tenant, checkpoint.position, upto
+            )
+            await self._load_scopes(conn, tenant, cached, records, checkpoint.position, decoded)
+            for record in records:
+                cached.state.apply(decoded.fact(record))
+            await cached.state.flush(conn, tenant, checkpoint.generation)
             await _move_checkpoint(conn, tenant, projection, checkpoint.generation, upto)
         except BaseException:
             self._cache.pop(key, None)  # half-applied: rebuild the memory from the log next time
             raise
         # Set before the commit: if the commit fails, the checkpoint is behind the memory,
         # which _state_at notices and replays from scratch.
-        self._keep(key, _Cached(checkpoint.generation, upto, state))
+        self._keep(key, _Cached(checkpoint.generation, upto, cached.state, cached.scopes))
+
+    async def _load_scopes(
+        self,
+        conn: Connection,
+        tenant: str,
+        cached: _Cached,
+        records: Sequence[RecordedEvent],
+        upto: int,
+        decoded: "Decoded",
+    ) -> None:
+        """Fold into the state, up to `upto`, the years and streams the records belong to
+        that it has not folded yet: what the projections keep of a year depends only on its
+        streams, of any other stream only on that stream."""
+        if cached.scopes is None:
+            return
+        for scope in dict.fromkeys(scope_of(r.stream_id) for r in records):
+            if scope in cached.scopes:
+                continue
+            if isinstance(scope, int):
+                found = await read_year(conn, tenant, scope, upto)
+            else:
+                found = await read_stream_upto(conn, tenant, scope, upto)
+            for record in found:
+                cached.state.apply(decoded.fact(record))
+            cached.scopes.add(scope)
+        cached.state.discard()  # those rows are in the tables already
 
     def _keep(self, key: tuple[str, str], cached: _Cached) -> None:
         self._cache[key] = cached
@@ -207,24 +239,27 @@ class Projector:
         projection: Projection,
         checkpoint: Checkpoint,
         decoded: "Decoded",
-    ) -> ProjectionState:
-        """The projection's memory as of the checkpoint, replayed without writing."""
+    ) -> _Cached:
+        """The projection's memory as of the checkpoint: the one kept (brought forward by the
+        events since, without writing), or a new one that folds years as they are needed."""
         cached = self._cache.pop((tenant, projection.name), None)
         if (
-            cached is not None
-            and cached.generation == checkpoint.generation
-            and cached.position <= checkpoint.position
+            cached is None
+            or cached.generation != checkpoint.generation
+            or cached.position > checkpoint.position
         ):
-            state, position = cached.state, cached.position
-        else:
-            state, position = projection.new_state(), 0
+            return _Cached(
+                checkpoint.generation, checkpoint.position, projection.new_state(), set()
+            )
+        position = cached.position
         while position < checkpoint.position:
             records = await read_events(conn, tenant, position, checkpoint.position, BATCH)
             for record in records:
-                state.apply(decoded.fact(record))
-            state.discard()
+                if cached.scopes is None or scope_of(record.stream_id) in cached.scopes:
+                    cached.state.apply(decoded.fact(record))
+            cached.state.discard()
             position = records[-1].position
-        return state
+        return cached
 
     # Rebuilding.
 
@@ -369,6 +404,23 @@ class Projector:
                 except Exception:
                     log.exception("projection catch-up failed; retrying in %.1f s", RETRY)
                     await asyncio.sleep(RETRY)
+
+
+def scope_of(stream_id: str) -> int | str:
+    """The part of a log a stream's events are folded with: its year, or the stream."""
+    year = standings_year(stream_id)
+    return stream_id if year is None else year
+
+
+async def _read(conn: Connection, tenant: str, after: int, upto: int) -> list[RecordedEvent]:
+    records: list[RecordedEvent] = []
+    while after < upto:
+        found = await read_events(conn, tenant, after, upto, BATCH)
+        if not found:
+            break
+        records += found
+        after = found[-1].position
+    return records
 
 
 class Decoded:

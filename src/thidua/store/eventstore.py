@@ -492,6 +492,21 @@ async def year_positions(conn: Connection, tenant: str, year: int) -> tuple[int,
     return row["after"], row["upto"]
 
 
+async def read_year(conn: Connection, tenant: str, year: int, upto: int) -> list[RecordedEvent]:
+    """A year's events (its own, its pledge's and its scorecards' streams) up to a position,
+    in order."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1 AND position <= $3"
+        " AND split_part(stream_id, '/', 2) = $2"
+        " AND split_part(stream_id, '/', 1) IN ('year', 'pledge', 'scorecard')"
+        " ORDER BY position",
+        tenant,
+        str(year),
+        upto,
+    )
+    return [_recorded(r) for r in rows]
+
+
 async def hash_at(conn: Connection, tenant: str, position: int) -> bytes:
     """The chain hash at a position (the genesis hash at 0)."""
     found: bytes | None = await conn.fetchval(
