@@ -5,6 +5,7 @@ never over a log that went back."""
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,8 +70,6 @@ async def test_a_finalisation_is_signed_before_its_command_returns(store: EventS
     await ensure_template(service)
     cluster = DEMO[2]
     code = f"{cluster.code}-{int(datetime.now(UTC).timestamp() * 1000) % 10**8}"
-    from dataclasses import replace
-
     cluster = replace(cluster, code=code)
     await store.create_tenant(code, "Cụm ký khi chốt")
     await play_year(service, clock, cluster)

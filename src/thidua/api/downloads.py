@@ -12,7 +12,7 @@ an unexpected failure, logged with its request id.
 import json
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import IO
 
 from starlette.requests import Request
@@ -28,8 +28,7 @@ from thidua.api.workbooks import MEDIA_TYPE, export_audit_trail, file_name, role
 from thidua.domain.errors import Forbidden, InvalidInput, NotFound
 from thidua.domain.rights import Action, Actor
 from thidua.errors import ThiduaError, UnknownTenant
-from thidua.ledger.evidence import Header, event_line, lines
-from thidua.ledger.records import RecordedEvent
+from thidua.ledger.evidence import streamed
 
 log = logging.getLogger("thidua.api")
 
@@ -159,18 +158,12 @@ class Downloads:
             "cache-control": "private, no-store",
         }
         return StreamingResponse(
-            _evidence(header, events), media_type=EVIDENCE_TYPE, headers=headers
+            streamed(header, events), media_type=EVIDENCE_TYPE, headers=headers
         )
 
 
 EVIDENCE = "evidence"  # the read, as refusals of it are recorded
 EVIDENCE_TYPE = "application/x-ndjson; charset=utf-8"
-
-
-async def _evidence(header: Header, events: AsyncIterator[RecordedEvent]) -> AsyncIterator[str]:
-    yield next(iter(lines(header, ())))
-    async for event in events:
-        yield event_line(event)
 
 
 def _numbers(request: Request, name: str) -> list[int]:

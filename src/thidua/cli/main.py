@@ -23,7 +23,8 @@ from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
 from thidua.ledger import note
-from thidua.ledger.evidence import event_line, lines
+from thidua.ledger.cli import read_kept
+from thidua.ledger.evidence import streamed
 from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
 from thidua.store.audit import verify_chain
@@ -114,23 +115,20 @@ async def audit_export(args: argparse.Namespace, settings: Settings) -> int:
             kept=kept,
             by=f"thidua audit export ({getpass.getuser()})",
         )
-        count = 0
         # A name ending in .gz is written compressed (a tenth of the size); the verifier
         # reads either.
         opened = gzip.open if args.out.suffix == ".gz" else open
         with opened(args.out, "wt", encoding="utf-8") as out:
-            out.write(next(iter(lines(header, ()))))
-            async for event in events:
-                out.write(event_line(event))
-                count += 1
+            async for line in streamed(header, events):
+                out.write(line)
+    count = header.upto - header.after
     print(f"{args.out}: {count} events, positions {header.after + 1}–{header.upto}.")
     return 0
 
 
 def _size_of(path: Path) -> int:
     """The size of a kept checkpoint (its signature is the verifier's business)."""
-    text = path.read_text(encoding="utf-8")
-    return note.Checkpoint.parse(text[: text.rfind("\n\n") + 1]).size
+    return note.Checkpoint.parse(note.parse_note(read_kept(path))[0]).size
 
 
 async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:

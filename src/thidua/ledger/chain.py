@@ -14,6 +14,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from thidua.ledger.records import RecordedEvent
+
 GENESIS = bytes(32)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -52,3 +54,17 @@ def link(previous: bytes, position: int, recorded_at: datetime, digest: bytes) -
         + epoch_micros(recorded_at).to_bytes(8, "big", signed=True)
         + digest
     ).digest()
+
+
+def event_hash(previous: bytes, event: RecordedEvent) -> bytes:
+    """The hash a recorded event should carry after `previous`: both steps again."""
+    digest = content_digest(
+        tenant=event.tenant,
+        stream_id=event.stream_id,
+        stream_version=event.stream_version,
+        event_type=event.event_type,
+        event_version=event.event_version,
+        metadata=event.metadata_json,
+        payload=event.payload,
+    )
+    return link(previous, event.position, event.recorded_at, digest)

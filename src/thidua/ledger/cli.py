@@ -25,7 +25,7 @@ def _text(value: str) -> str:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
 
 
-def _note(path: Path) -> str:
+def read_kept(path: Path) -> str:
     """A kept checkpoint: the note ends at its last signature's newline, whatever blank
     lines an editor or a copy added after it."""
     return path.read_text(encoding="utf-8").rstrip("\r\n") + "\n"
@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        kept = [verify.Kept(p.name, _note(p)) for p in args.checkpoint]
+        kept = [verify.Kept(p.name, read_kept(p)) for p in args.checkpoint]
         with _open(args.evidence) as source:
             header, events = evidence.read(source)
             report = verify.verify(

@@ -10,7 +10,7 @@ exactly the fields its hashes cover, the payload as base64 of its stored bytes.
 
 import base64
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
@@ -122,9 +122,16 @@ def event_from_json(cluster: str, data: dict[str, Any]) -> RecordedEvent:
 
 
 def lines(header: Header, events: Iterable[RecordedEvent]) -> Iterator[str]:
-    """The file, line by line, so a server can stream it."""
+    """The file, line by line."""
     yield _line(header.to_json())
     for event in events:
+        yield event_line(event)
+
+
+async def streamed(header: Header, events: AsyncIterable[RecordedEvent]) -> AsyncIterator[str]:
+    """The file, line by line, as the events are read (a server's download, the CLI)."""
+    yield _line(header.to_json())
+    async for event in events:
         yield event_line(event)
 
 

@@ -12,8 +12,9 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from thidua.domain.standings import standings_year
 from thidua.ledger import note
-from thidua.ledger.chain import content_digest, link
+from thidua.ledger.chain import event_hash
 from thidua.ledger.evidence import Header
 from thidua.ledger.merkle import Frontier, ProofError, leaf_hash, verify_consistency
 from thidua.ledger.recompute import Difference, check_results, compare_standings, recompute
@@ -126,13 +127,13 @@ def _chain(
                 f"vị trí {expected}",
             )
             return kept
-        if event.hash != link(previous, event.position, event.recorded_at, _digest(event)):
+        if event.hash != event_hash(previous, event):
             report.problem("sự kiện bị sửa: mã băm không khớp nội dung", f"vị trí {expected}")
         tree.add(leaf_hash(event.hash))
         if tree.size in sizes:
             roots[tree.size] = tree.root()
         previous, expected = event.hash, expected + 1
-        if header.year is not None and _year_of(event.stream_id) == header.year:
+        if header.year is not None and standings_year(event.stream_id) == header.year:
             kept.append(event)
     if expected - 1 != header.upto:
         report.problem(
@@ -141,23 +142,6 @@ def _chain(
         )
     report.checked.append(f"{expected - 1 - header.after} sự kiện, mã băm từng sự kiện")
     return kept
-
-
-def _digest(event: RecordedEvent) -> bytes:
-    return content_digest(
-        tenant=event.tenant,
-        stream_id=event.stream_id,
-        stream_version=event.stream_version,
-        event_type=event.event_type,
-        event_version=event.event_version,
-        metadata=event.metadata_json,
-        payload=event.payload,
-    )
-
-
-def _year_of(stream_id: str) -> int | None:
-    parts = stream_id.split("/")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 def _against_checkpoint(
@@ -178,16 +162,23 @@ def _against_checkpoint(
 
 
 def _consistent(header: Header, size: int, root: bytes, checkpoint: note.Checkpoint) -> None:
+    """The signed checkpoint extends the tree of `size` with this root, or ProofError
+    saying in an auditor's words how it does not."""
     if size > checkpoint.size:
-        raise ProofError(f"the log went back from {size} to {checkpoint.size} events")
+        raise ProofError(
+            f"nhật ký đã bị lùi hoặc xóa: đã ký {size} sự kiện, nay còn {checkpoint.size}"
+        )
     if size == checkpoint.size:
         if root != checkpoint.root:
-            raise ProofError("two roots for one tree size: the log has forked")
+            raise ProofError("lịch sử đã bị viết lại: hai gốc cây cho cùng một kích thước")
         return
     proof = header.consistency.get(size)
     if proof is None:
-        raise ProofError(f"the file has no consistency proof from size {size}")
-    verify_consistency(size, checkpoint.size, root, checkpoint.root, proof)
+        raise ProofError(f"bản xuất không có bằng chứng nhất quán từ kích thước {size}")
+    try:
+        verify_consistency(size, checkpoint.size, root, checkpoint.root, proof)
+    except ProofError as exc:
+        raise ProofError(f"lịch sử đã bị viết lại ({exc})") from exc
 
 
 def _opened(
@@ -222,25 +213,16 @@ def _kept(
             if old.size in roots:  # rebuilt here from the events themselves
                 if roots[old.size] != old.root:
                     raise ProofError(
-                        f"the first {old.size} events differ from those the checkpoint signed"
+                        f"lịch sử đã bị viết lại: {old.size} sự kiện đầu khác những sự kiện "
+                        "điểm kiểm tra đã ký"
                     )
             else:
                 _consistent(header, old.size, old.root, checkpoint)
             report.checked.append(f"điểm kiểm tra đã lưu {name} ({old.size}) nhất quán")
         except ProofError as exc:
             report.problem(
-                f"nhật ký không còn như điểm kiểm tra đã lưu ({old.size} sự kiện): "
-                f"{_vietnamese(str(exc))}",
-                name,
+                f"nhật ký không còn như điểm kiểm tra đã lưu ({old.size} sự kiện): {exc}", name
             )
-
-
-def _vietnamese(reason: str) -> str:
-    if "went back" in reason:
-        return f"nhật ký đã bị lùi hoặc xóa ({reason})"
-    if "forked" in reason or "differ" in reason or "lead to" in reason:
-        return f"lịch sử đã bị viết lại ({reason})"
-    return reason
 
 
 def _recomputed(header: Header, events: list[RecordedEvent], report: Report) -> None:

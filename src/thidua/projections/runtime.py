@@ -440,8 +440,8 @@ class Decoded:
         return []
 
     def fact(self, record: RecordedEvent) -> Fact:
-        found = self._facts.get(record.position)
-        if found is None or found.record.tenant != record.tenant:
+        found = self._facts.get(record.position)  # one call, one cluster's log
+        if found is None:
             found = self._facts[record.position] = Fact.of(record)
         return found
 

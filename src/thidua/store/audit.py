@@ -4,9 +4,8 @@ removed or reordered, and that it still extends its latest signed checkpoint."""
 from dataclasses import dataclass
 
 from thidua.ledger import note
-from thidua.ledger.chain import GENESIS, content_digest, link
+from thidua.ledger.chain import GENESIS, event_hash
 from thidua.ledger.merkle import Frontier, ProofError, leaf_hash
-from thidua.ledger.records import RecordedEvent
 from thidua.store import checkpoints, tree
 from thidua.store.eventstore import EventStore
 
@@ -22,19 +21,6 @@ class ChainReport:
     @property
     def ok(self) -> bool:
         return self.first_bad_position is None
-
-
-def event_hash(previous: bytes, event: RecordedEvent) -> bytes:
-    digest = content_digest(
-        tenant=event.tenant,
-        stream_id=event.stream_id,
-        stream_version=event.stream_version,
-        event_type=event.event_type,
-        event_version=event.event_version,
-        metadata=event.metadata_json,
-        payload=event.payload,
-    )
-    return link(previous, event.position, event.recorded_at, digest)
 
 
 async def verify_chain(
