@@ -66,11 +66,13 @@ class Ledger:
     def origin_of(self, cluster: str) -> str:
         return f"{self.origin}/{cluster}"
 
-    async def checkpoint(self, cluster: str, *, witnessed: bool = True) -> StoredCheckpoint:
-        """The cluster's latest checkpoint, signed now if its log has grown since."""
+    async def checkpoint(self, cluster: str) -> StoredCheckpoint:
+        """The cluster's latest checkpoint, signed now if its log has grown since, with the
+        cosignatures its witnesses gave."""
         signed = await self._sign(cluster)
-        if witnessed and self.witnesses:
-            await self._witness(cluster, signed)
+        if not self.witnesses:
+            return signed
+        await self._witness(cluster, signed)
         return await self.latest(cluster) or signed
 
     async def latest(self, cluster: str) -> StoredCheckpoint | None:
