@@ -28,7 +28,8 @@ import httpx
 import pytest
 
 from api_client import Api, free_port, serving, token
-from thidua.config import ConfigurationError, ReplicaSettings
+from thidua.bootstrap import open_runtime
+from thidua.config import ConfigurationError, ReplicaSettings, Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import ensure_database
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
@@ -239,7 +240,7 @@ async def self_score(api: Api, cluster: str, points: int) -> int:
     )
     body = response.json()
     assert "errors" not in body, body
-    committed = max(body["data"]["selfScore"]["positions"])
+    committed: int = max(body["data"]["selfScore"]["positions"])
     assert int(response.headers["x-thidua-position"]) == committed
     assert body["extensions"]["position"] == committed
     return committed
@@ -253,11 +254,11 @@ class Seen:
 
 
 async def read(
-    api: Api, cluster: str, role: Role, at_least: int | None = None, **sent: str
+    api: Api, cluster: str, role: Role, at_least: int | str | None = None
 ) -> httpx.Response:
     unit = "dv-2" if role is Role.MEMBER_OFFICER else None
     reader = token(api.dsn, "Người đọc", [cluster], role, unit)
-    headers = {"authorization": f"Bearer {reader}", **sent}
+    headers = {"authorization": f"Bearer {reader}"}
     if at_least is not None:
         headers["x-thidua-min-position"] = str(at_least)
     return await api.http.post(
@@ -303,7 +304,7 @@ async def test_a_dashboard_reads_the_replica_and_a_writer_its_own_write(
             # A position the replica has reached: the replica may answer.
             assert (await seen(api, cluster, Role.CITY_BOARD, at_least=first)).position >= first
 
-            refused = await read(api, cluster, Role.CITY_BOARD, **{"x-thidua-min-position": "-1"})
+            refused = await read(api, cluster, Role.CITY_BOARD, at_least="-1")
             assert refused.status_code == 400
             assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
 
@@ -374,3 +375,18 @@ def test_replica_configuration() -> None:
     ):
         with pytest.raises(ConfigurationError):
             ReplicaSettings.from_env(env)
+
+
+async def test_the_server_opens_the_configured_replicas(
+    pair: Pair, primary: str, tmp_path: Path
+) -> None:
+    configured = Settings(
+        primary,
+        tmp_path,
+        replicas=ReplicaSettings((pair.dsn("replica"),), max_lag=30),
+    )
+    async with open_runtime(configured, replicas=True) as runtime:
+        assert runtime.replicas is not None
+        assert [r.name for r in runtime.replicas.serving()] == [pair.dsn("replica")]
+    async with open_runtime(configured) as runtime:  # commands other than serve
+        assert runtime.replicas is None

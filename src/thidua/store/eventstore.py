@@ -53,12 +53,14 @@ _COLUMNS = (
 
 _APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-# Nothing behind when the replica replayed all it received (an idle primary sends nothing,
-# and its last commit may be old); else the time since the last commit it replayed. NULL
-# on a server not in recovery: a primary, or a replica promoted away from ours.
+# Nothing behind when the replica streams from the primary and has replayed all it
+# received (an idle primary sends nothing, and its last commit may be old); else the time
+# since the last commit it replayed, which grows while it is cut off. NULL on a server
+# not in recovery: a primary, or a replica promoted away from ours.
 _REPLAY_LAG = """
 SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
-            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+                 AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) THEN 0
             ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
 """
 
