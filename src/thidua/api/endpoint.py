@@ -24,6 +24,7 @@ from thidua.api.context import Context, Services
 from thidua.api.errors import BadInput, extensions
 from thidua.api.http import GraphQLView, Refused, negotiate
 from thidua.api.limits import unstorable, value_refusal
+from thidua.api.queries import BIGINT_MAX
 from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
@@ -36,7 +37,6 @@ log = logging.getLogger("thidua.api")
 # mutation); a caller sends one back to read at least that far.
 POSITION = "x-thidua-position"
 MIN_POSITION = "x-thidua-min-position"
-BIGINT_MAX = 2**63 - 1  # a log position is a PostgreSQL bigint
 
 
 def min_position(value: str | None) -> int:
