@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from api_client import Api, free_port, serving, token
 from thidua.bootstrap import open_runtime
@@ -278,6 +279,26 @@ async def seen(api: Api, cluster: str, role: Role, at_least: int | None = None) 
     return Seen(position, body["data"]["cluster"]["position"], total)
 
 
+async def first_standings(api: Api, cluster: str) -> dict[str, Any]:
+    """The first standings a dashboard's subscription receives."""
+    board = token(api.dsn, "Màn hình", [cluster], Role.CITY_BOARD)
+    url = f"{api.url.replace('http', 'ws')}/clusters/{cluster}/graphql"
+    query = """subscription { standingsChanged(year: 2025, layer: SELF) {
+      position standings { unit total } } }"""
+    async with httpx.AsyncClient() as client:
+        connecting: contextlib.AbstractAsyncContextManager[AsyncWebSocketSession]
+        connecting = aconnect_ws(url, client, subprotocols=["graphql-transport-ws"])
+        async with connecting as ws:
+            init = {"type": "connection_init", "payload": {"authorization": f"Bearer {board}"}}
+            await ws.send_json(init)
+            assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+            await ws.send_json({"id": "s", "type": "subscribe", "payload": {"query": query}})
+            message = await ws.receive_json(timeout=10)
+    assert message["type"] == "next", message
+    found: dict[str, Any] = message["payload"]["data"]["standingsChanged"]
+    return found
+
+
 async def test_a_dashboard_reads_the_replica_and_a_writer_its_own_write(
     pair: Pair, primary: str
 ) -> None:
@@ -303,6 +324,11 @@ async def test_a_dashboard_reads_the_replica_and_a_writer_its_own_write(
             assert await seen(api, cluster, Role.CITY_BOARD, at_least=second) == own
             # A position the replica has reached: the replica may answer.
             assert (await seen(api, cluster, Role.CITY_BOARD, at_least=first)).position >= first
+
+            # A subscription always reads the primary.
+            live = await first_standings(api, cluster)
+            assert live["position"] == second
+            assert {r["unit"]: Decimal(r["total"]) for r in live["standings"]}["dv-2"] == 25
 
             refused = await read(api, cluster, Role.CITY_BOARD, at_least="-1")
             assert refused.status_code == 400
