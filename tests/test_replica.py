@@ -416,3 +416,17 @@ async def test_the_server_opens_the_configured_replicas(
         assert [r.name for r in runtime.replicas.serving()] == [pair.dsn("replica")]
     async with open_runtime(configured) as runtime:  # commands other than serve
         assert runtime.replicas is None
+
+
+async def test_a_replica_down_at_start_serves_nothing_and_its_password_is_never_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "thidua.store.replicas")
+    url = f"postgresql://app:mat-khau@127.0.0.1:{free_port()}/thidua?password=mat-khau"
+    replicas = await Replicas.open([url], max_lag=30)
+    try:
+        assert replicas.serving() == []
+    finally:
+        await replicas.close()
+    assert "unreachable" in caplog.text
+    assert "mat-khau" not in caplog.text

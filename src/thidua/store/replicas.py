@@ -29,6 +29,11 @@ CHECK_INTERVAL = 1.0  # seconds between checks of the replicas' replay
 REPLICA_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+def _name(url: str) -> str:
+    """The replica's URL without its password or parameters (which may hold one)."""
+    return redact(url).split("?", 1)[0]
+
+
 @dataclass(eq=False)
 class Replica:
     name: str  # its URL without the password, for logs
@@ -53,7 +58,7 @@ class Replicas:
     ) -> "Replicas":
         """Stores on the replicas (they connect on first use), checked once before use."""
         replicas = [
-            Replica(redact(url), await EventStore.open_replica(url, connect_timeout=TIMEOUT))
+            Replica(_name(url), await EventStore.open_replica(url, connect_timeout=TIMEOUT))
             for url in urls
         ]
         opened = cls(replicas, max_lag, interval)
