@@ -1,6 +1,7 @@
 """Settings from the environment: where the database is, where local data lives, how tokens
 are checked and whether this is production."""
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -70,6 +71,34 @@ def _witness(entry: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class ReplicaSettings:
+    """Streaming replicas of the primary that may serve clusters' queries, and how many
+    seconds their replay may be behind (checked at most once a second)."""
+
+    urls: tuple[str, ...] = ()
+    max_lag: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ReplicaSettings":
+        entries = env.get("THIDUA_REPLICA_URL", "").replace("\n", ";").split(";")
+        urls = tuple(entry.strip() for entry in entries if entry.strip())
+        if not all(url.startswith(("postgres://", "postgresql://")) for url in urls):
+            raise ConfigurationError(
+                "THIDUA_REPLICA_URL: mỗi bản sao là một địa chỉ postgresql://, cách nhau bởi ';' "
+                "(each replica is a postgresql:// URL, separated by ';')."
+            )
+        try:
+            max_lag = float(env.get("THIDUA_REPLICA_MAX_LAG") or 30)
+        except ValueError:
+            max_lag = math.nan
+        if not 0 < max_lag < math.inf:
+            raise ConfigurationError(
+                "THIDUA_REPLICA_MAX_LAG phải là số giây lớn hơn 0 (must be seconds, more than 0)."
+            )
+        return cls(urls, max_lag)
+
+
+@dataclass(frozen=True)
 class Settings:
     """DATABASE_URL names a PostgreSQL server; without it an embedded one runs in data_dir."""
 
@@ -79,6 +108,7 @@ class Settings:
     tokens: TokenSettings = TokenSettings()
     introspection: bool = True
     log: LogSettings = LogSettings()
+    replicas: ReplicaSettings = ReplicaSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -111,7 +141,8 @@ class Settings:
                 "THIDUA_LOG_KEY_FILE, và THIDUA_LOG_ORIGIN (production needs the log's "
                 "signing key and origin)."
             )
-        return cls(url, data_dir, production, tokens, introspection, log)
+        replicas = ReplicaSettings.from_env(env)
+        return cls(url, data_dir, production, tokens, introspection, log, replicas)
 
     def token_secret(self) -> str | None:
         """The HS256 secret: configured, or in development one kept in the data folder."""

@@ -37,7 +37,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from thidua.web.app import create_app
 
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, replicas=True) as runtime:
         if args.demo:
             await load_demo(runtime.store)
         app = create_app(runtime)

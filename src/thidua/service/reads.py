@@ -163,7 +163,7 @@ class Reads:
         """The cluster's head and its projections' checkpoints: while this is unchanged, so
         is every answer about the cluster. Known without the database while nothing was
         appended to the cluster since it was last read (`KnownVersions`)."""
-        known = self._versions.get(cluster) if self._store.listening else None
+        known = self.known_version(cluster)
         if known is not None:
             return known
         if not self._store.listening:
@@ -171,6 +171,10 @@ class Reads:
         version = await checkpoints.log_version(self._store, cluster)
         self._versions.keep(cluster, version)
         return version
+
+    def known_version(self, cluster: str) -> tuple[int, ...] | None:
+        """The cluster's version if this instance knows it without the database."""
+        return self._versions.get(cluster) if self._store.listening else None
 
     def watch(self, cluster: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """An event set whenever the cluster's log may have grown, here or on another

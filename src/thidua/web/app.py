@@ -13,6 +13,7 @@ from thidua.bootstrap import Runtime, open_ledger
 from thidua.service.emulation import Emulation
 from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
+from thidua.service.replicas import ReadRoutes
 from thidua.web.health import healthz, readyz
 from thidua.web.ledger import log_key
 
@@ -23,7 +24,8 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
     ledger = open_ledger(runtime)
     emulation.committed.append(ledger.after_commit)
     reads = Reads(runtime.store)
-    services = Services(reads, emulation, ledger, Evidence(ledger, reads))
+    routes = ReadRoutes(reads, emulation, runtime.replicas)
+    services = Services(reads, emulation, ledger, Evidence(ledger, reads), routes)
     verifier = TokenVerifier(settings)
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
