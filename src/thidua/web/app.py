@@ -8,6 +8,7 @@ from thidua.api.context import Services
 from thidua.api.downloads import Downloads
 from thidua.api.endpoint import Endpoint
 from thidua.api.schema import build_schema
+from thidua.api.sheets import Sheets, routes_of
 from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import Runtime, open_ledger
 from thidua.service.emulation import Emulation
@@ -32,6 +33,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
         ide=not settings.production,
     )
     downloads = Downloads(services, verifier)
+    sheets = Sheets(services, verifier)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -40,6 +42,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
             Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
+            *(Route(path, handler, methods=["GET"]) for path, handler in routes_of(sheets)),
             # Evidence is JSON, about 1 kB an event: compressed for clients that accept it.
             Route(
                 "/clusters/{code}/evidence",

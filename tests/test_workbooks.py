@@ -1,0 +1,291 @@
+"""Workbooks and CSV, as people download them and open them, over a real server.
+
+A cluster of three units: one has submitted its self-assessment (and the secretariat
+verified a criterion of it), one still holds a draft, the leader scored nothing. What is
+downloaded reads back (openpyxl, the csv module) with the figures GraphQL gives the same
+token; the title rows name the cluster, the year, the layer and the log position; a member
+sees no other unit's draft in a workbook, as in GraphQL; another cluster's token is refused.
+"""
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from api_client import Api, serving, token
+from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
+from thidua.domain import commands as c
+from thidua.domain.criteria import Kind
+from thidua.domain.rights import Actor, Role
+from thidua.service.emulation import CITY_LOG, Emulation
+from thidua.service.envelope import HANOI, Calendar, Envelope
+
+UNITS = {"so-tu-phap": "Sở Tư pháp", "so-y-te": "Sở Y tế", "so-gd": "Sở Giáo dục và Đào tạo"}
+LEADER, SUBMITTED, DRAFT = UNITS
+CLUSTER_NAME = "Cụm thi đua thử bảng tính"
+SCORING_DAY = date(YEAR, 11, 20)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SECRETARIAT = Actor("Văn phòng Sở Tư pháp", Role.SECRETARIAT, LEADER).caller()
+
+STANDINGS = """
+query ($year: Int!) { cluster { year(year: $year) {
+  standings { layer unit rank total base bonus deductions }
+} } }"""
+SCORECARD = """
+query ($year: Int!, $unit: String!) { cluster { year(year: $year) {
+  scorecard(unit: $unit) { entries { layer criterion points explanation } }
+} } }"""
+RESULTS = """
+query ($year: Int!) { cluster { year(year: $year) {
+  results { version layers { layer totals { unit total } } }
+} } }"""
+
+
+def form(points: dict[str, str]) -> tuple[c.ScoreGiven, ...]:
+    return tuple(
+        c.ScoreGiven(code, Decimal(p), f"Tự chấm {code}", ("Báo cáo số 1/BC",))
+        for code, p in points.items()
+    )
+
+
+@dataclass
+class Cluster:
+    api: Api
+    code: str
+
+    def officer(self, unit: str) -> str:
+        return token(self.api.dsn, f"Cán bộ {unit}", [self.code], Role.MEMBER_OFFICER, unit)
+
+    @property
+    def auditor(self) -> str:
+        return token(self.api.dsn, "Kiểm toán viên", [self.code], Role.AUDITOR)
+
+    async def get(self, path: str, who: str | None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {who}"} if who else {}
+        url = f"/clusters/{self.code}/years/{YEAR}/{path}"
+        return await self.api.http.get(url, headers=headers)
+
+    async def head(self) -> int:
+        position, _ = await self.api.store.head(self.code)
+        return position
+
+
+@pytest.fixture(scope="module")
+async def api(dsn: str) -> AsyncIterator[Api]:
+    async with serving(dsn, Calendar(datetime.combine(SCORING_DAY, time(9), HANOI))) as api:
+        await ensure_template(Emulation(api.store, api.clock))
+        yield api
+
+
+async def open_cluster(api: Api) -> Cluster:
+    """Three units under the city's criteria: one submitted (and verified on A1), one a
+    draft, the leader nothing."""
+    code = f"cum-wb-{uuid.uuid4().hex[:6]}"
+    service = Emulation(api.store, api.clock)
+    city = CITY_BOARD.caller()
+    await service.handle(Envelope(CITY_LOG, city), c.RegisterCluster(code, CLUSTER_NAME))
+    members = tuple(c.MemberGiven(u, n, date(YEAR, 1, 1)) for u, n in UNITS.items())
+    await service.handle(Envelope(code, city), c.OpenYear(YEAR, members, LEADER, ()))
+    adopt = c.AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
+    await service.handle(Envelope(code, SECRETARIAT), adopt)
+    head = Actor("Thủ trưởng Sở Y tế", Role.MEMBER_HEAD, SUBMITTED).caller()
+    every = {k: str(v.max_points or 0) for k, v in CITY_CRITERIA.scorable().items()}
+    every = every | {"A1": "27.25", "F1": "1"}
+    every = {k: v for k, v in every.items() if CITY_CRITERIA.by_code()[k].kind is not Kind.BONUS}
+    await service.handle(Envelope(code, head), c.SelfScoreMany(YEAR, SUBMITTED, form(every)))
+    await service.handle(Envelope(code, head), c.SubmitSelfAssessment(YEAR, SUBMITTED))
+    verify = c.VerifyScore(YEAR, SUBMITTED, "A1", Decimal("25.5"), "Thiếu minh chứng quý IV")
+    await service.handle(Envelope(code, SECRETARIAT), verify)
+    draft = Actor("Cán bộ Sở GD", Role.MEMBER_OFFICER, DRAFT).caller()
+    draft_form = form({"A1": "29.75", "A2": "14.5"})
+    await service.handle(Envelope(code, draft), c.SelfScoreMany(YEAR, DRAFT, draft_form))
+    return Cluster(api, code)
+
+
+@pytest.fixture(scope="module")
+async def cluster(api: Api) -> Cluster:
+    return await open_cluster(api)
+
+
+def title_of(sheet: Worksheet) -> dict[str, Any]:
+    """The title rows: label -> value, up to the first blank row."""
+    found: dict[str, Any] = {}
+    for label, value, *_ in sheet.iter_rows(values_only=True):
+        if label is None:
+            return found
+        found[label] = value
+    return found
+
+
+def table_of(sheet: Worksheet) -> list[dict[str, Any]]:
+    """The rows under the header (the first row after the title's blank row)."""
+    rows = list(sheet.iter_rows(values_only=True))
+    header_at = next(i for i, row in enumerate(rows) if row[0] is None) + 1
+    header = rows[header_at]
+    return [dict(zip(header, row, strict=False)) for row in rows[header_at + 1 :]]
+
+
+def cents(value: Any) -> str:
+    return f"{Decimal(str(value)):.2f}"
+
+
+async def graphql_standings(cluster: Cluster, who: str) -> dict[str, dict[str, dict[str, Any]]]:
+    data = await cluster.api.ok(STANDINGS, {"year": YEAR}, token=who, cluster=cluster.code)
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in data["cluster"]["year"]["standings"]:
+        found.setdefault(row["layer"].lower(), {})[row["unit"]] = row
+    return found
+
+
+async def test_standings_workbook_has_every_layer_with_graphqls_figures(cluster: Cluster) -> None:
+    response = await cluster.get("standings.xlsx", cluster.auditor)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == XLSX
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Tự chấm", "Cụm chấm", "Thành phố"]
+    expected = await graphql_standings(cluster, cluster.auditor)
+    head = await cluster.head()
+    for sheet, layer in zip(book.worksheets, ("self", "verified", "city"), strict=True):
+        title = title_of(sheet)
+        assert title["Cụm thi đua"] == f"{CLUSTER_NAME} ({cluster.code})"
+        assert title["Năm thi đua"] == YEAR
+        assert title["Số liệu tại vị trí nhật ký"] == head
+        assert isinstance(title["Vị trí ấy được ghi lúc (giờ Hà Nội)"], datetime)
+        assert title["Ngày nghiệp vụ của bảng xếp hạng"].date() == SCORING_DAY
+        rows = table_of(sheet)
+        assert {r["Mã đơn vị"]: (r["Hạng"], cents(r["Tổng điểm"])) for r in rows} == {
+            unit: (row["rank"], row["total"]) for unit, row in expected[layer].items()
+        }
+        number_cell = sheet.cell(row=len(title) + 3, column=7)
+        assert number_cell.number_format == "0.00"
+        assert isinstance(number_cell.value, int | float)
+    verified = {r["Mã đơn vị"]: r for r in table_of(book["Cụm chấm"])}
+    assert cents(verified[SUBMITTED]["Tổng điểm"]) == expected["verified"][SUBMITTED]["total"]
+    assert title_of(book["Cụm chấm"])["Lớp điểm"] == "Cụm chấm (thẩm định)"
+
+
+async def test_standings_csv_is_one_layer_in_utf8_with_a_bom(cluster: Cluster) -> None:
+    response = await cluster.get("standings.csv?layer=verified", cluster.auditor)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    title = {r[0]: r[1] for r in rows[: rows.index([])]}
+    assert title["Lớp điểm"] == "Cụm chấm (thẩm định)"
+    assert title["Số liệu tại vị trí nhật ký"] == str(await cluster.head())
+    header, *body = rows[rows.index([]) + 1 :]
+    expected = (await graphql_standings(cluster, cluster.auditor))["verified"]
+    got = {r[header.index("Mã đơn vị")]: r[header.index("Tổng điểm")] for r in body}
+    assert got == {unit: row["total"] for unit, row in expected.items()}
+    assert "Tổng điểm" in header and "Tên đơn vị" in header
+
+    default = await cluster.get("standings.csv", cluster.auditor)
+    assert "Thành phố điều chỉnh (lớp xếp hạng)" in default.content.decode("utf-8-sig")
+
+
+async def test_a_member_sees_no_other_units_draft_in_a_workbook(cluster: Cluster) -> None:
+    member = cluster.officer(SUBMITTED)
+    expected = await graphql_standings(cluster, member)
+    assert DRAFT not in expected["self"]  # GraphQL hides the draft from this member
+    book = load_workbook(io.BytesIO((await cluster.get("standings.xlsx", member)).content))
+    for sheet, layer in zip(book.worksheets, ("self", "verified", "city"), strict=True):
+        rows = {r["Mã đơn vị"]: cents(r["Tổng điểm"]) for r in table_of(sheet)}
+        assert rows == {unit: row["total"] for unit, row in expected[layer].items()}
+    assert DRAFT not in {r["Mã đơn vị"] for r in table_of(book["Tự chấm"])}
+    draft_sees = await cluster.get("standings.csv?layer=self", cluster.officer(DRAFT))
+    assert DRAFT in draft_sees.content.decode("utf-8-sig")  # its own draft, as in GraphQL
+
+    # Another unit's scorecard is refused (and recorded), as the scorecard field is.
+    before = await cluster.head()
+    refused = await cluster.get(f"units/{DRAFT}/scorecard.xlsx", member)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await cluster.head() == before + 1
+    # The whole cluster's scorecards hold the member's own unit only.
+    own = load_workbook(io.BytesIO((await cluster.get("scorecards.xlsx", member)).content))
+    assert own.sheetnames == [SUBMITTED]
+
+
+async def test_a_units_scorecard_with_its_history(cluster: Cluster) -> None:
+    who = cluster.officer(SUBMITTED)
+    response = await cluster.get(f"units/{SUBMITTED}/scorecard.xlsx", who)
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == [SUBMITTED, "Lịch sử"]
+    title = title_of(book[SUBMITTED])
+    assert title["Đơn vị"] == f"Sở Y tế ({SUBMITTED})"
+    rows = {r["Mã tiêu chí"]: r for r in table_of(book[SUBMITTED])}
+    data = await cluster.api.ok(
+        SCORECARD, {"year": YEAR, "unit": SUBMITTED}, token=who, cluster=cluster.code
+    )
+    column = {"SELF": "Tự chấm", "VERIFIED": "Cụm chấm", "CITY": "Thành phố"}
+    for entry in data["cluster"]["year"]["scorecard"]["entries"]:
+        row = rows[entry["criterion"]]
+        assert cents(row[column[entry["layer"]]]) == entry["points"]
+    assert rows["A1"]["Nhận xét của cụm"] == "Thiếu minh chứng quý IV"
+    assert rows["A1"]["Điểm tối đa"] == 30
+    history = table_of(book["Lịch sử"])
+    a1 = [h for h in history if h["Tiêu chí"] == "A1"]
+    assert [(h["Lớp điểm"], h["Điểm sau"]) for h in a1] == [
+        ("Tự chấm điểm", 27.25),
+        ("Cụm chấm (thẩm định)", 25.5),
+    ]
+    assert a1[1]["Người thực hiện"] == "Văn phòng Sở Tư pháp"
+
+    csv_response = await cluster.get(f"units/{SUBMITTED}/scorecard.csv", who)
+    rows_csv = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
+    header, *body = rows_csv[rows_csv.index([]) + 1 :]
+    a1_csv = next(r for r in body if r[header.index("Mã tiêu chí")] == "A1")
+    assert a1_csv[header.index("Tự chấm")] == "27.25"
+    assert a1_csv[header.index("Cụm chấm")] == "25.50"
+
+
+async def test_every_scorecard_and_the_result_versions(cluster: Cluster) -> None:
+    book = load_workbook(
+        io.BytesIO((await cluster.get("scorecards.xlsx", cluster.auditor)).content)
+    )
+    assert book.sheetnames == sorted(UNITS)
+    draft = {r["Mã tiêu chí"]: r for r in table_of(book[DRAFT])}
+    assert draft["A2"]["Tự chấm"] == 14.5
+    every = await cluster.get("scorecards.csv", cluster.auditor)
+    rows = list(csv.reader(io.StringIO(every.content.decode("utf-8-sig"))))
+    header, *body = rows[rows.index([]) + 1 :]
+    assert {r[header.index("Mã đơn vị")] for r in body} == set(UNITS)
+
+    empty = load_workbook(io.BytesIO((await cluster.get("results.xlsx", cluster.auditor)).content))
+    assert title_of(empty.active)["Tình trạng"] == "Năm thi đua chưa chốt kết quả"
+
+
+async def test_refusals_are_the_downloads_refusals(cluster: Cluster, api: Api) -> None:
+    other = await open_cluster(api)
+    outsider = other.auditor
+    before = await cluster.head()
+    for path in ("standings.xlsx", "standings.csv", "results.csv", "scorecards.xlsx"):
+        response = await cluster.get(path, outsider)
+        assert response.status_code == 403, path
+        assert response.json()["errors"][0]["extensions"]["code"] == "CLUSTER_NOT_COVERED"
+    assert await cluster.head() == before  # never in the cluster's log
+    assert (await cluster.get("standings.xlsx", None)).status_code == 401
+    bad_layer = await cluster.get("standings.csv?layer=tong", cluster.auditor)
+    assert bad_layer.status_code == 400
+    assert "self, verified hoặc city" in bad_layer.json()["errors"][0]["message"]
+    wrong_year = await cluster.api.http.get(
+        f"/clusters/{cluster.code}/years/20x5/standings.xlsx",
+        headers={"authorization": f"Bearer {cluster.auditor}"},
+    )
+    assert wrong_year.status_code == 400
+    unopened = await cluster.api.http.get(
+        f"/clusters/{cluster.code}/years/2031/results.csv",
+        headers={"authorization": f"Bearer {cluster.auditor}"},
+    )
+    assert unopened.status_code == 404
+    assert unopened.json()["errors"][0]["extensions"]["code"] == "UNKNOWN_YEAR"
