@@ -122,7 +122,7 @@ def title_of(sheet: Worksheet) -> dict[str, Any]:
     for label, value, *_ in sheet.iter_rows(values_only=True):
         if label is None:
             return found
-        found[label] = value
+        found[str(label)] = value
     return found
 
 
@@ -130,7 +130,7 @@ def table_of(sheet: Worksheet) -> list[dict[str, Any]]:
     """The rows under the header (the first row after the title's blank row)."""
     rows = list(sheet.iter_rows(values_only=True))
     header_at = next(i for i, row in enumerate(rows) if row[0] is None) + 1
-    header = rows[header_at]
+    header = [str(h) for h in rows[header_at]]
     return [dict(zip(header, row, strict=False)) for row in rows[header_at + 1 :]]
 
 
@@ -186,7 +186,7 @@ async def test_standings_csv_is_one_layer_in_utf8_with_a_bom(cluster: Cluster) -
     expected = (await graphql_standings(cluster, cluster.auditor))["verified"]
     got = {r[header.index("Mã đơn vị")]: r[header.index("Tổng điểm")] for r in body}
     assert got == {unit: row["total"] for unit, row in expected.items()}
-    assert "Tổng điểm" in header and "Tên đơn vị" in header
+    assert "Tên đơn vị" in header
 
     default = await cluster.get("standings.csv", cluster.auditor)
     assert "Thành phố điều chỉnh (lớp xếp hạng)" in default.content.decode("utf-8-sig")
@@ -262,7 +262,7 @@ async def test_every_scorecard_and_the_result_versions(cluster: Cluster) -> None
     assert {r[header.index("Mã đơn vị")] for r in body} == set(UNITS)
 
     empty = load_workbook(io.BytesIO((await cluster.get("results.xlsx", cluster.auditor)).content))
-    assert title_of(empty.active)["Tình trạng"] == "Năm thi đua chưa chốt kết quả"
+    assert title_of(empty.worksheets[0])["Tình trạng"] == "Năm thi đua chưa chốt kết quả"
 
 
 async def test_refusals_are_the_downloads_refusals(cluster: Cluster, api: Api) -> None:
@@ -289,3 +289,194 @@ async def test_refusals_are_the_downloads_refusals(cluster: Cluster, api: Api) -
     )
     assert unopened.status_code == 404
     assert unopened.json()["errors"][0]["extensions"]["code"] == "UNKNOWN_YEAR"
+
+
+# Imports: the self-assessment form and the city's criteria.
+
+FORM = "units/{unit}/self-assessment.xlsx"
+ID_HEADER = "Mã ẩn (không sửa)"
+
+
+def form_rows(sheet: Worksheet) -> tuple[list[str], dict[str, int]]:
+    """The header and each criterion's row number, by the hidden code in column A."""
+    header_at = next(r[0].row for r in sheet.iter_rows(max_col=1) if r[0].value == ID_HEADER)
+    header = [str(c.value) for c in sheet[header_at]]
+    rows = {
+        str(r[0].value): r[0].row
+        for r in sheet.iter_rows(min_row=header_at + 1, max_col=1)
+        if r[0].value
+    }
+    return header, rows
+
+
+def saved(book: Any) -> bytes:
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def post(cluster: Cluster, path: str, who: str, body: bytes) -> httpx.Response:
+    return await cluster.api.http.post(
+        f"/clusters/{cluster.code}/years/{YEAR}/{path}",
+        content=body,
+        headers={"authorization": f"Bearer {who}", "content-type": XLSX},
+    )
+
+
+async def self_total(cluster: Cluster, who: str, unit: str) -> str:
+    return str((await graphql_standings(cluster, who))["self"][unit]["total"])
+
+
+async def test_the_form_round_trips_unchanged_and_a_filled_form_lands(api: Api) -> None:
+    cluster = await open_cluster(api)
+    who = cluster.officer(DRAFT)
+    response = await cluster.get(FORM.format(unit=DRAFT), who)
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book["Tự chấm điểm"]
+    assert sheet.protection.sheet
+    assert sheet.column_dimensions["A"].hidden
+    assert book["thidua"].sheet_state == "veryHidden"
+    assert title_of(sheet)["Đơn vị"] == f"Sở Giáo dục và Đào tạo ({DRAFT})"
+    header, rows = form_rows(sheet)
+    points = header.index("Điểm tự chấm") + 1
+    assert sheet.cell(rows["A1"], points).value == 29.75
+    assert sheet.cell(rows["A1"], points).protection.locked is False
+    assert sheet.cell(rows["A1"], 3).protection.locked is not False
+
+    before = await cluster.head()
+    unchanged = await post(cluster, FORM.format(unit=DRAFT), who, response.content)
+    assert unchanged.status_code == 200, unchanged.text
+    assert unchanged.json()["data"]["criteria"] == []
+    assert await cluster.head() == before  # nothing written
+
+    # The officer fills A3, lowers A1, and sorts the rows the other way round.
+    sheet.protection.sheet = False
+    explanation, evidence = (
+        header.index("Giải trình") + 1,
+        header.index("Minh chứng (mỗi tài liệu một dòng)") + 1,
+    )
+    sheet.cell(rows["A3"], points).value = 8.5
+    sheet.cell(rows["A3"], explanation).value = "Hoàn thành nhiệm vụ thành phố giao"
+    sheet.cell(rows["A3"], evidence).value = "Báo cáo 5/BC\nQuyết định 7/QĐ"
+    sheet.cell(rows["A1"], points).value = 28
+    first, last = min(rows.values()), max(rows.values())
+    values = [[c.value for c in sheet[n]] for n in range(first, last + 1)]
+    for offset, row in enumerate(reversed(values)):
+        for column, value in enumerate(row, 1):
+            sheet.cell(first + offset, column).value = value
+    landed = await post(cluster, FORM.format(unit=DRAFT), who, saved(book))
+    assert landed.status_code == 200, landed.text
+    assert sorted(landed.json()["data"]["criteria"]) == ["A1", "A3"]
+    assert await cluster.head() == before + 2  # one command: an entry per changed criterion
+    assert await self_total(cluster, who, DRAFT) == "51.00"  # 28 + 14.5 + 8.5
+    data = await cluster.api.ok(
+        SCORECARD, {"year": YEAR, "unit": DRAFT}, token=who, cluster=cluster.code
+    )
+    a3 = next(e for e in data["cluster"]["year"]["scorecard"]["entries"] if e["criterion"] == "A3")
+    assert (a3["points"], a3["explanation"]) == ("8.50", "Hoàn thành nhiệm vụ thành phố giao")
+
+
+async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) -> None:
+    cluster = await open_cluster(api)
+    who = cluster.officer(DRAFT)
+    book = load_workbook(io.BytesIO((await cluster.get(FORM.format(unit=DRAFT), who)).content))
+    sheet = book["Tự chấm điểm"]
+    header, rows = form_rows(sheet)
+    points = header.index("Điểm tự chấm") + 1
+    explanation = header.index("Giải trình") + 1
+    evidence = explanation + 1
+    letter = "ABCDEFGHI"
+    sheet.cell(rows["A2"], points).value = 16  # over 15
+    sheet.cell(rows["A3"], points).value = "tám"  # text
+    sheet.cell(rows["A3"], explanation).value = "x"
+    sheet.cell(rows["A3"], evidence).value = "y"
+    sheet.cell(rows["B1"], points).value = 7.125  # three decimals
+    sheet.cell(rows["B1"], explanation).value = "Đã làm"
+    sheet.cell(rows["B2"], points).value = 5  # no explanation nor evidence
+    sheet.cell(rows["C1"], 2).value = "C9"  # a criterion's code changed
+    sheet.delete_rows(rows["D"])  # a criterion's row removed
+    before = await cluster.head()
+    response = await post(cluster, FORM.format(unit=DRAFT), who, saved(book))
+    assert response.status_code == 400, response.text
+    errors = response.json()["errors"]
+    assert {e["extensions"]["code"] for e in errors} == {"WORKBOOK_INVALID"}
+    messages = [e["message"] for e in errors]
+    p = letter[points - 1]
+    assert (
+        f"Dòng {rows['A2']}, cột {p}: điểm 16.00 vượt điểm tối đa 15.00 của tiêu chí A2" in messages
+    )
+    assert f"Dòng {rows['A3']}, cột {p}: ô phải chứa một số, không phải chữ 'tám'" in messages
+    assert f"Dòng {rows['B1']}, cột {p}: điểm 7.125 có nhiều hơn 2 chữ số thập phân" in messages
+    assert (
+        f"Dòng {rows['B2']}, cột {letter[explanation - 1]}: tiêu chí B2 cần có giải trình"
+        in messages
+    )
+    assert (
+        f"Dòng {rows['B2']}, cột {letter[evidence - 1]}: tiêu chí B2 cần có tài liệu minh chứng"
+        in messages
+    )
+    assert any(m.startswith(f"Dòng {rows['C1']}, cột B: mã tiêu chí đã bị sửa") for m in messages)
+    assert any(m.startswith("Thiếu dòng của tiêu chí D") for m in messages)
+    assert (
+        f"Dòng {rows['B1']}, cột {letter[evidence - 1]}: tiêu chí B1 cần có tài liệu minh chứng"
+        in messages
+    )
+    assert len(errors) == 8, messages
+    assert await cluster.head() == before
+
+    # Another unit's form, a file that is no workbook, another unit's officer: refused.
+    other = await post(
+        cluster, FORM.format(unit=SUBMITTED), cluster.officer(SUBMITTED), saved(book)
+    )
+    assert other.status_code == 400
+    assert f"không phải của đơn vị {SUBMITTED}" in other.json()["errors"][0]["message"]
+    junk = await post(cluster, FORM.format(unit=DRAFT), who, b"PK\x03\x04 not a zip")
+    assert (
+        junk.json()["errors"][0]["message"]
+        == "Tệp gửi lên không phải là sổ tính Excel (.xlsx) đọc được."
+    )
+    assert await cluster.head() == before
+    forbidden = await post(
+        cluster, FORM.format(unit=DRAFT), cluster.officer(SUBMITTED), saved(book)
+    )
+    assert forbidden.status_code == 403
+    assert await cluster.head() == before + 1  # the refusal recorded, nothing else
+
+
+async def test_the_city_board_publishes_criteria_from_a_workbook(api: Api) -> None:
+    city = token(api.dsn, "Ban TĐKT", ["*"], Role.CITY_BOARD)
+    template = await api.http.get(
+        "/city/criteria.xlsx", headers={"authorization": f"Bearer {city}"}
+    )
+    assert template.status_code == 200
+    book = load_workbook(io.BytesIO(template.content))
+    sheet = book["Bộ tiêu chí"]
+    name = f"tieu-chi-{uuid.uuid4().hex[:6]}"
+    sheet["B1"], sheet["B2"] = name, "2026.1"
+    url, headers = "/city/criteria.xlsx", {"authorization": f"Bearer {city}", "content-type": XLSX}
+    service = Emulation(api.store, api.clock)
+    landed = await api.http.post(url, content=saved(book), headers=headers)
+    assert landed.status_code == 200, landed.text
+    published = (await service.template(name)).published("2026.1")
+    assert published.criteria == CITY_CRITERIA.criteria
+    assert published.bonus_cap == CITY_CRITERIA.bonus_cap
+
+    header_at = next(r[0].row for r in sheet.iter_rows(max_col=1) if r[0].value == "Mã tiêu chí")
+    sheet["B2"] = "2026.2"
+    sheet.cell(header_at + 1, 5).value = "Quan trọng"  # no such kind
+    sheet.cell(header_at + 2, 6).value = None  # A2 without a maximum
+    sheet.cell(header_at + 3, 1).value = "A1"  # A3 renamed to a code already used
+    city_head, _ = await api.store.head(CITY_LOG)
+    refused = await api.http.post(url, content=saved(book), headers=headers)
+    assert refused.status_code == 400, refused.text
+    messages = [e["message"] for e in refused.json()["errors"]]
+    assert messages == [
+        f"Dòng {header_at + 3}, cột A: mã tiêu chí A1 đã có ở dòng {header_at + 1}",
+        f"Dòng {header_at + 1}, cột E: loại phải là Cơ bản, Điểm thưởng hoặc Điểm trừ",
+        f"Dòng {header_at + 2}, cột F: tiêu chí A2 cần có điểm tối đa",
+    ]
+    assert (await api.store.head(CITY_LOG))[0] == city_head
+    member = token(api.dsn, "Cán bộ", ["*"], Role.MEMBER_OFFICER, "so-y-te")
+    headers["authorization"] = f"Bearer {member}"
+    assert (await api.http.post(url, content=saved(book), headers=headers)).status_code == 403

@@ -7,6 +7,7 @@ from starlette.routing import Route, WebSocketRoute, request_response
 from thidua.api.context import Services
 from thidua.api.downloads import Downloads
 from thidua.api.endpoint import Endpoint
+from thidua.api.imports import Imports
 from thidua.api.schema import build_schema
 from thidua.api.sheets import Sheets, routes_of
 from thidua.api.tokens import TokenVerifier
@@ -34,6 +35,8 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
     )
     downloads = Downloads(services, verifier)
     sheets = Sheets(services, verifier)
+    imports = Imports(services, verifier)
+    form = "/clusters/{code}/years/{year}/units/{unit}/self-assessment.xlsx"
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -43,6 +46,10 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             Route("/clusters/{code}/graphql", graphql),
             Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
             *(Route(path, handler, methods=["GET"]) for path, handler in routes_of(sheets)),
+            Route(form, imports.self_assessment_form, methods=["GET"]),
+            Route(form, imports.self_assessment_import, methods=["POST"]),
+            Route("/city/criteria.xlsx", imports.criteria_template, methods=["GET"]),
+            Route("/city/criteria.xlsx", imports.criteria_import, methods=["POST"]),
             # Evidence is JSON, about 1 kB an event: compressed for clients that accept it.
             Route(
                 "/clusters/{code}/evidence",
