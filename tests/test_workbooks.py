@@ -456,11 +456,17 @@ async def test_the_city_board_publishes_criteria_from_a_workbook(api: Api) -> No
     sheet["B1"], sheet["B2"] = name, "2026.1"
     url, headers = "/city/criteria.xlsx", {"authorization": f"Bearer {city}", "content-type": XLSX}
     service = Emulation(api.store, api.clock)
-    landed = await api.http.post(url, content=saved(book), headers=headers)
+    files = {"file": ("bo-tieu-chi.xlsx", saved(book), XLSX)}  # a browser's form upload
+    auth = {"authorization": f"Bearer {city}"}
+    landed = await api.http.post(url, files=files, headers=auth)
     assert landed.status_code == 200, landed.text
     published = (await service.template(name)).published("2026.1")
     assert published.criteria == CITY_CRITERIA.criteria
     assert published.bonus_cap == CITY_CRITERIA.bonus_cap
+    again = await api.http.get(f"{url}?template={name}&version=2026.1", headers=auth)
+    assert (
+        title_of(load_workbook(io.BytesIO(again.content))["Bộ tiêu chí"])["Phiên bản"] == "2026.1"
+    )
 
     header_at = next(r[0].row for r in sheet.iter_rows(max_col=1) if r[0].value == "Mã tiêu chí")
     sheet["B2"] = "2026.2"
@@ -480,3 +486,44 @@ async def test_the_city_board_publishes_criteria_from_a_workbook(api: Api) -> No
     member = token(api.dsn, "Cán bộ", ["*"], Role.MEMBER_OFFICER, "so-y-te")
     headers["authorization"] = f"Bearer {member}"
     assert (await api.http.post(url, content=saved(book), headers=headers)).status_code == 403
+
+
+async def test_result_versions_as_each_reader_may_see_them(api: Api) -> None:
+    cluster = await open_cluster(api)
+    service = Emulation(api.store, api.clock)
+    await service.handle(Envelope(cluster.code, SECRETARIAT), c.Finalise(YEAR))
+    city = CITY_BOARD.caller()
+    reopen = c.Reopen(YEAR, "Rà soát lại điểm kiểm tra chéo")
+    await service.handle(Envelope(cluster.code, city), reopen)
+    await service.handle(Envelope(cluster.code, SECRETARIAT), c.Finalise(YEAR))
+
+    for who, auditor in ((cluster.auditor, True), (cluster.officer(SUBMITTED), False)):
+        data = await api.ok(RESULTS, {"year": YEAR}, token=who, cluster=cluster.code)
+        expected = {
+            (r["version"], layer["layer"].lower(), t["unit"]): t["total"]
+            for r in data["cluster"]["year"]["results"]
+            for layer in r["layers"]
+            for t in layer["totals"]
+        }
+        response = await cluster.get("results.xlsx", who)
+        assert response.status_code == 200, response.text
+        book = load_workbook(io.BytesIO(response.content))
+        assert book.sheetnames == ["Phiên bản 1", "Phiên bản 2"]
+        first = title_of(book["Phiên bản 1"])
+        assert first["Tình trạng"] == "Đã mở lại: Rà soát lại điểm kiểm tra chéo"
+        assert title_of(book["Phiên bản 2"])["Tình trạng"] == "Đang có hiệu lực"
+        layer_of = {"Tự chấm điểm": "self", "Cụm chấm (thẩm định)": "verified"}
+        layer_of["Thành phố điều chỉnh (lớp xếp hạng)"] = "city"
+        got = {
+            (row["Phiên bản"], layer_of[row["Lớp điểm"]], row["Mã đơn vị"]): cents(row["Tổng điểm"])
+            for sheet in book.worksheets
+            for row in table_of(sheet)
+        }
+        assert got == expected
+        csv_body = (await cluster.get("results.csv", who)).content.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(csv_body)))
+        header, *body = rows[rows.index([]) + 1 :]
+        assert header[:3] == ["Phiên bản", "Lớp điểm", "Hạng"]
+        assert len(body) == len(expected)
+        shown_draft = (2, "self", DRAFT) in got
+        assert shown_draft == auditor  # the member never sees the draft

@@ -20,6 +20,7 @@ from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.days import HANOI
 from thidua.domain.drafts import Reader
+from thidua.domain.errors import InvalidState
 from thidua.domain.ranking import DecidedBy, Floor
 from thidua.domain.results import YearResult
 from thidua.domain.scorecard import Layer
@@ -55,7 +56,7 @@ def layer_named(text: str) -> Layer:
     return Layer(text.strip().lower())
 
 
-@dataclass(frozen=True)
+@dataclass
 class Export:
     """Who exports which cluster-year, when."""
 
@@ -66,9 +67,12 @@ class Export:
     reader: Reader | None  # whose drafts the reader may read; None: every unit's
     by: str
     at: datetime
+    name: str | None = None  # the cluster's, read once
 
     async def title(self, moment: Moment | None, **more: Any) -> list[tuple[str, Any]]:
-        name = await self.reads.cluster_name(self.cluster)
+        if self.name is None:
+            self.name = await self.reads.cluster_name(self.cluster)
+        name = self.name
         rows: list[tuple[str, Any]] = [
             ("Cụm thi đua", f"{name} ({self.cluster})"),
             ("Năm thi đua", self.year),
@@ -188,7 +192,13 @@ HISTORY_COLUMNS = (
 
 
 def _criteria(year: ClusterYear, on: date) -> CriteriaSet | None:
-    return year.criteria_on(on) if year.criteria else None
+    """The version in force on the day; before any takes effect, the latest adopted."""
+    if not year.criteria:
+        return None
+    try:
+        return year.criteria_on(on)
+    except InvalidState:
+        return year.latest_criteria()
 
 
 def _card_rows(card: ScorecardAt, criteria: CriteriaSet | None) -> list[list[Any]]:

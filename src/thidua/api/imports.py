@@ -19,6 +19,7 @@ import io
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,14 +36,17 @@ from thidua.api.exports import Export
 from thidua.api.forms import TooLarge, WorkbookRefused, open_workbook, upload
 from thidua.api.http import negotiate
 from thidua.api.self_assessment import FormFor, form_workbook, read_form
-from thidua.api.sheets import attachment
+from thidua.api.sheets import CODE_FIELD, attachment, unit_of
 from thidua.api.tokens import TokenVerifier
+from thidua.demo import CITY_CRITERIA, TEMPLATE
+from thidua.domain.checks import checked_text
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.commands import PublishTemplate, SelfScoreMany
 from thidua.domain.rights import Action, Actor, YearContext
 from thidua.domain.scorecard import Layer
 from thidua.errors import ThiduaError
-from thidua.service.envelope import Envelope
+from thidua.service.emulation import Emulation
+from thidua.service.envelope import Envelope, Recorded
 from thidua.service.handlers import CITY_LOG
 
 log = logging.getLogger("thidua.api")
@@ -84,6 +88,54 @@ def _envelope(ctx: Context, cluster: str, request: Request) -> Envelope:
     )
 
 
+@dataclass(frozen=True)
+class Landed:
+    """What an import wrote: the criteria it names, in words, and where it landed."""
+
+    codes: list[str]
+    message: str
+    recorded: Recorded | None  # None: nothing to write
+
+    def answer(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"criteria": self.codes, "message": self.message}
+        if self.recorded is not None:
+            found |= {"version": self.recorded.version, "positions": self.recorded.positions}
+        return found
+
+
+async def land_self_assessment(
+    emulation: Emulation, envelope: Envelope, year_number: int, unit: str, data: bytes
+) -> Landed:
+    """The unit's form read back: its changed rows as one `SelfScoreMany` through the
+    pipeline (which authorises the envelope's caller), or every bad cell refused."""
+    cluster = envelope.cluster
+    year = await emulation.year(cluster, year_number)
+    form = FormFor(cluster, year_number, unit, year.criteria_on(emulation.today()))
+    book = await asyncio.to_thread(open_workbook, data)
+    card = await emulation.scorecard(cluster, year_number, unit)
+    scores = read_form(book, form, card.entries.get(Layer.SELF, {}), year.rules.score_step)
+    if not scores:
+        message = "Biểu mẫu không có thay đổi nào so với điểm tự chấm hiện tại; không ghi gì."
+        return Landed([], message, None)
+    done = await emulation.handle(envelope, SelfScoreMany(year_number, unit, tuple(scores)))
+    codes = [s.criterion for s in scores]
+    message = f"Đã ghi điểm tự chấm của {len(codes)} tiêu chí: {', '.join(codes)}."
+    return Landed(codes, message, done)
+
+
+async def land_criteria(emulation: Emulation, envelope: Envelope, data: bytes) -> Landed:
+    """The criteria workbook published as the city's template version (`PublishTemplate`,
+    in the city's log), or every bad cell refused."""
+    book = await asyncio.to_thread(open_workbook, data)
+    name, criteria = read_criteria(book)
+    done = await emulation.handle(envelope, PublishTemplate(name, criteria))
+    message = (
+        f"Đã ban hành bộ tiêu chí {name}, phiên bản {criteria.version}, "
+        f"{len(criteria.criteria)} tiêu chí."
+    )
+    return Landed([c.code for c in criteria.criteria], message, done)
+
+
 class Imports:
     def __init__(self, services: Services, verifier: TokenVerifier) -> None:
         self.services = services
@@ -109,7 +161,7 @@ class Imports:
         self, ctx: Context, request: Request, action: Action, what: str
     ) -> tuple[FormFor, Actor, ClusterYear]:
         """The unit's form, once the caller may `action` on the unit (else recorded)."""
-        code, unit = request.path_params["code"], request.path_params["unit"]
+        code, unit = request.path_params["code"], unit_of(request)
         year = year_text(request.path_params["year"])
         emulation = self.services.emulation
         found = await emulation.year(code, year)
@@ -150,39 +202,38 @@ class Imports:
         what = "selfAssessmentImport"
 
         async def run(ctx: Context) -> Response:
-            form, _, year = await self._form(ctx, request, Action.SELF_SCORE, what)
+            form, _, _ = await self._form(ctx, request, Action.SELF_SCORE, what)
             data = await upload(request)
-            book = await asyncio.to_thread(open_workbook, data)
-            current = await self._current(form)
-            scores = read_form(book, form, current, year.rules.score_step)
-            if not scores:
-                message = (
-                    "Biểu mẫu không có thay đổi nào so với điểm tự chấm hiện tại; không ghi gì."
-                )
-                return _json(request, {"data": {"criteria": [], "message": message}})
-            command = SelfScoreMany(form.year, form.unit, tuple(scores))
-            done = await self.services.emulation.handle(
-                _envelope(ctx, form.cluster, request), command
+            envelope = _envelope(ctx, form.cluster, request)
+            landed = await land_self_assessment(
+                self.services.emulation, envelope, form.year, form.unit, data
             )
-            codes = [s.criterion for s in scores]
-            message = f"Đã ghi điểm tự chấm của {len(codes)} tiêu chí: {', '.join(codes)}."
-            body = {"criteria": codes, "version": done.version, "positions": done.positions}
-            return _json(request, {"data": body | {"message": message}})
+            return _json(request, {"data": landed.answer()})
 
         return await self._answer(request, request.path_params["code"], what, run)
 
     async def criteria_template(self, request: Request) -> Response:
-        """The template to fill, with the reference criteria of the domain as an example."""
-        from thidua.demo import CITY_CRITERIA, TEMPLATE
-
+        """The template to fill: with `?template=NAME&version=V`, that published version
+        (to start the next one from); without, the domain's reference criteria as an
+        example. Any signed-in caller: the city's criteria are every cluster's draft."""
         ctx = Context(self.services, None)
         try:
             ctx.principal = self.verifier.verify(bearer(request.headers.get("authorization")))
+            book = await self._template(request)
+            body = await asyncio.to_thread(book_bytes, book)
         except ThiduaError as refusal:
             return refused(request, refusal, status_of(refusal), ctx.request_id)
-        book = template_workbook(TEMPLATE, CITY_CRITERIA)
-        body = await asyncio.to_thread(book_bytes, book)
-        return attachment(body, "bo-tieu-chi-mau", False)
+        return attachment(body, "bo-tieu-chi", False)
+
+    async def _template(self, request: Request) -> Workbook:
+        name = request.query_params.get("template")
+        version = request.query_params.get("version")
+        if name is None and version is None:
+            return template_workbook(TEMPLATE, CITY_CRITERIA)
+        name = checked_text(name or "", CODE_FIELD, "template")
+        version = checked_text(version or "", CODE_FIELD, "version")
+        found = (await self.services.emulation.template(name)).published(version)
+        return template_workbook(name, found)
 
     async def criteria_import(self, request: Request) -> Response:
         what = "criteriaImport"
@@ -191,16 +242,9 @@ class Imports:
             city = YearContext(leader=None)
             await allowed(ctx, CITY_LOG, Action.PUBLISH_CRITERIA, city, None, what)
             data = await upload(request)
-            book = await asyncio.to_thread(open_workbook, data)
-            name, criteria = read_criteria(book)
-            done = await self.services.emulation.handle(
-                _envelope(ctx, CITY_LOG, request), PublishTemplate(name, criteria)
+            landed = await land_criteria(
+                self.services.emulation, _envelope(ctx, CITY_LOG, request), data
             )
-            message = (
-                f"Đã ban hành bộ tiêu chí {name}, phiên bản {criteria.version}, "
-                f"{len(criteria.criteria)} tiêu chí."
-            )
-            body = {"template": name, "version": criteria.version, "positions": done.positions}
-            return _json(request, {"data": body | {"message": message}})
+            return _json(request, {"data": landed.answer()})
 
         return await self._answer(request, CITY_LOG, what, run)

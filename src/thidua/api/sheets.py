@@ -31,6 +31,7 @@ from thidua.api.queries import reader
 from thidua.api.tables import CSV_TYPE, Table, csv_text, save_xlsx
 from thidua.api.tokens import TokenVerifier
 from thidua.api.workbooks import MEDIA_TYPE
+from thidua.domain.checks import Field, checked_text
 from thidua.domain.cluster_year import ClusterYear
 from thidua.domain.errors import InvalidInput, NotFound
 from thidua.domain.results import RANKING_LAYER
@@ -39,6 +40,12 @@ from thidua.domain.scorecard import Layer
 from thidua.errors import ThiduaError
 
 log = logging.getLogger("thidua.api")
+CODE_FIELD = Field("code", 64)
+
+
+def unit_of(request: Request) -> str:
+    """The unit in the URL: a code (else 400 BAD_CODE, before anything is read or recorded)."""
+    return checked_text(request.path_params["unit"], CODE_FIELD, "unit")
 
 
 def layers_of(request: Request, csv: bool) -> list[Layer]:
@@ -129,9 +136,9 @@ class Sheets:
 
     async def scorecard(self, request: Request) -> Response:
         what = "scorecardWorkbook"
-        unit = request.path_params["unit"]
 
         async def build(ctx: Context, code: str, year: int, csv: bool) -> tuple[list[Table], str]:
+            unit = unit_of(request)
             _, context = await self._year(code, year)
             actor = await allowed(ctx, code, Action.READ_OWN_UNIT, context, unit, what, year)
             export = self._export(ctx, code, year, context, exporter(ctx.caller(), actor))
