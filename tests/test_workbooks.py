@@ -7,13 +7,15 @@ token; the title rows name the cluster, the year, the layer and the log position
 sees no other unit's draft in a workbook, as in GraphQL; another cluster's token is refused.
 """
 
+import asyncio
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +23,8 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from api_client import Api, serving, token
+from api_client import SECRET, Api, serving, token
+from thidua.cli.main import main
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
 from thidua.domain import commands as c
 from thidua.domain.criteria import Kind
@@ -527,3 +530,72 @@ async def test_result_versions_as_each_reader_may_see_them(api: Api) -> None:
         assert len(body) == len(expected)
         shown_draft = (2, "self", DRAFT) in got
         assert shown_draft == auditor  # the member never sees the draft
+
+
+@pytest.fixture
+def thidua(
+    api: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Awaitable[tuple[int, str, str]]]:
+    """The `thidua` command against the test database, as the server's operator runs it
+    (its own event loop, in a thread: no new interpreter to start)."""
+    monkeypatch.setenv("DATABASE_URL", api.dsn)
+    monkeypatch.setenv("THIDUA_JWT_SECRET", SECRET)
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+async def test_the_command_line_exports_and_imports(
+    api: Api, tmp_path: Path, thidua: Callable[..., Awaitable[tuple[int, str, str]]]
+) -> None:
+    cluster = await open_cluster(api)
+    out = tmp_path / "xep-hang.csv"
+    where = ("--cluster", cluster.code, "--year", str(YEAR))
+    code, _, stderr = await thidua("export", "standings", *where, "--out", str(out))
+    assert code == 0, stderr
+    written = await asyncio.to_thread(out.read_bytes)
+    rows = list(csv.reader(io.StringIO(written.decode("utf-8-sig"))))
+    title = {r[0]: r[1] for r in rows[: rows.index([])]}
+    assert title["Lớp điểm"] == "Thành phố điều chỉnh (lớp xếp hạng)"
+    assert "dòng lệnh" in title["Người xuất"]
+    header, *body = rows[rows.index([]) + 1 :]
+    expected = (await graphql_standings(cluster, cluster.auditor))["city"]
+    got = {r[header.index("Mã đơn vị")]: r[header.index("Tổng điểm")] for r in body}
+    assert got == {unit: row["total"] for unit, row in expected.items()}
+
+    who = cluster.officer(DRAFT)
+    book = load_workbook(io.BytesIO((await cluster.get(FORM.format(unit=DRAFT), who)).content))
+    sheet = book["Tự chấm điểm"]
+    header_row, rows_at = form_rows(sheet)
+    sheet.cell(rows_at["A1"], header_row.index("Điểm tự chấm") + 1).value = 31  # over 30
+    form_file = tmp_path / "tu-cham.xlsx"
+    await asyncio.to_thread(book.save, form_file)
+    before = await cluster.head()
+    unit = ("--unit", DRAFT, "--token", who, "--file", str(form_file))
+    code, _, stderr = await thidua("import", "self-assessment", *where, *unit)
+    assert code == 1
+    assert "điểm 31.00 vượt điểm tối đa 30.00 của tiêu chí A1" in stderr
+    assert await cluster.head() == before
+
+    # The city's criteria land from the command line (self scores would meet the real
+    # clock's deadline: the server's clock is the test's, the command line's the machine's).
+    city = token(api.dsn, "Ban TĐKT", ["*"], Role.CITY_BOARD)
+    template = await api.http.get(
+        "/city/criteria.xlsx", headers={"authorization": f"Bearer {city}"}
+    )
+    criteria = load_workbook(io.BytesIO(template.content))
+    name = f"tieu-chi-{uuid.uuid4().hex[:6]}"
+    criteria["Bộ tiêu chí"]["B1"] = name
+    criteria_file = tmp_path / "bo-tieu-chi.xlsx"
+    await asyncio.to_thread(criteria.save, criteria_file)
+    given = ("--token", city, "--file", str(criteria_file))
+    code, stdout, stderr = await thidua("import", "criteria", *given)
+    assert code == 0, stderr
+    assert f"Đã ban hành bộ tiêu chí {name}, phiên bản 2025.1" in stdout
+    published = await Emulation(api.store, api.clock).template(name)
+    assert published.published("2025.1").criteria == CITY_CRITERIA.criteria
