@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from thidua.api.exports import KIND_NAMES
-from thidua.api.forms import Problems, checked, number_in, text_in
+from thidua.api.forms import ROW_LIMIT, Problems, checked, number_in, sheet_named, text_in
 from thidua.api.tables import POINTS, Column, Table, write_sheet
 from thidua.domain.checks import MANY_CRITERIA, Field
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
@@ -99,10 +99,11 @@ def _day(value: Any) -> date | None:
 def read_criteria(book: Workbook) -> tuple[str, CriteriaSet]:
     """The set's code and the criteria set; a refusal names every bad cell."""
     problems = Problems()
-    if SHEET not in book.sheetnames:
+    sheet = sheet_named(book, SHEET)
+    if sheet is None:
         problems.add(f"Tệp không có trang “{SHEET}” của biểu mẫu bộ tiêu chí.")
         problems.raise_any()
-    sheet = book[SHEET]
+    assert sheet is not None
     title, header = _title(sheet)
     if header is None:
         problems.add(f"Không tìm thấy dòng tiêu đề của bảng (cột A “{COLUMNS[0].header}”).")
@@ -149,7 +150,10 @@ def read_criteria(book: Workbook) -> tuple[str, CriteriaSet]:
 def _criteria(sheet: Worksheet, header: int, problems: Problems) -> list[Criterion]:
     rows: list[tuple[int, list[Any]]] = []
     for number, row in enumerate(
-        sheet.iter_rows(min_row=header + 1, max_col=6, values_only=True), header + 1
+        sheet.iter_rows(
+            min_row=header + 1, max_row=header + ROW_LIMIT, max_col=6, values_only=True
+        ),
+        header + 1,
     ):
         cells = list(row) + [None] * (6 - len(row))
         if any(text_in(c) for c in cells):

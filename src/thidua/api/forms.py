@@ -18,6 +18,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from starlette.requests import Request
 
 from thidua.api.errors import BadInput
@@ -26,7 +27,7 @@ from thidua.domain.errors import InvalidInput
 from thidua.errors import ThiduaError
 
 UPLOAD_LIMIT = 2 * 1024 * 1024  # bytes: a form of 200 criteria is about 20 kB
-UNZIPPED_LIMIT = 40 * 1024 * 1024  # bytes its parts may unzip to
+UNZIPPED_LIMIT = 8 * 1024 * 1024  # bytes its parts may unzip to (a form: about 60 kB)
 ROW_LIMIT = 2_000  # rows of a sheet read at all
 
 
@@ -82,14 +83,27 @@ async def upload(request: Request) -> bytes:
     kind = request.headers.get("content-type", "")
     if not kind.lower().startswith("multipart/form-data"):
         return bytes(body)
+    try:
+        return _first_file(kind, bytes(body))
+    except Exception:  # the email parser's failures on a malformed form are many
+        raise BadInput("Biểu mẫu gửi lên (multipart/form-data) không đọc được.") from None
+
+
+def _first_file(kind: str, body: bytes) -> bytes:
     head = f"Content-Type: {kind}\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + bytes(body))
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
     for part in message.iter_parts() if message.is_multipart() else ():
         if part.get_filename() is not None:
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 return payload
     raise BadInput("Biểu mẫu gửi lên không kèm tệp nào (trường file).")
+
+
+def sheet_named(book: Workbook, name: str) -> Worksheet | None:
+    """The worksheet of that name (not a chart sheet), if the workbook has one."""
+    found = book[name] if name in book.sheetnames else None
+    return found if isinstance(found, Worksheet) else None
 
 
 NOT_A_WORKBOOK = "Tệp gửi lên không phải là sổ tính Excel (.xlsx) đọc được."

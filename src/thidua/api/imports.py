@@ -32,6 +32,7 @@ from thidua.api.context import Context, Services
 from thidua.api.criteria_book import read_criteria, template_workbook
 from thidua.api.downloads import exporter, internal_error, status_of, year_text
 from thidua.api.endpoint import bearer, refused
+from thidua.api.errors import BadInput
 from thidua.api.exports import Export
 from thidua.api.forms import TooLarge, WorkbookRefused, open_workbook, upload
 from thidua.api.http import negotiate
@@ -80,12 +81,11 @@ def book_bytes(book: Workbook) -> bytes:
 
 
 def _envelope(ctx: Context, cluster: str, request: Request) -> Envelope:
-    return Envelope(
-        cluster,
-        caller_of(ctx),
-        idempotency_key=request.headers.get("idempotency-key"),
-        request_id=ctx.request_id,
-    )
+    """The caller's envelope; an `Idempotency-Key` header makes a resent import a no-op."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= 200 and key.isascii() and key.isprintable()):
+        raise BadInput("Tiêu đề Idempotency-Key phải có 1 đến 200 ký tự ASCII in được.")
+    return Envelope(cluster, caller_of(ctx), idempotency_key=key, request_id=ctx.request_id)
 
 
 @dataclass(frozen=True)

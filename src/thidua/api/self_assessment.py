@@ -23,7 +23,16 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.worksheet import Worksheet
 
 from thidua.api.exports import KIND_NAMES
-from thidua.api.forms import Problem, Problems, WorkbookRefused, checked, number_in, text_in
+from thidua.api.forms import (
+    ROW_LIMIT,
+    Problem,
+    Problems,
+    WorkbookRefused,
+    checked,
+    number_in,
+    sheet_named,
+    text_in,
+)
 from thidua.api.tables import Column, Table, write_sheet
 from thidua.domain.checks import MANY_ITEMS, TEXT, Field
 from thidua.domain.commands import ScoreGiven
@@ -136,7 +145,8 @@ def _protect(sheet: Worksheet, header: int, rows: list[list[Any]], scorable: Any
 
 
 def _meta(book: Workbook) -> dict[str, str]:
-    if META_SHEET not in book.sheetnames or FORM_SHEET not in book.sheetnames:
+    meta = sheet_named(book, META_SHEET)
+    if meta is None or sheet_named(book, FORM_SHEET) is None:
         raise WorkbookRefused(
             [
                 Problem(
@@ -146,9 +156,9 @@ def _meta(book: Workbook) -> dict[str, str]:
             ]
         )
     found = {}
-    for row in book[META_SHEET].iter_rows(max_row=20, max_col=2, values_only=True):
+    for row in meta.iter_rows(max_row=20, max_col=2, values_only=True):
         if row and row[0] is not None:
-            found[str(row[0])] = text_in(row[1] if len(row) > 1 else None)
+            found[str(row[0])[:40]] = text_in(row[1] if len(row) > 1 else None)[:80]
     return found
 
 
@@ -185,7 +195,8 @@ def read_form(book: Workbook, form: FormFor, current: Current, step: Decimal) ->
     """The self scores that differ from `current`, every row checked; a refusal names
     every bad cell."""
     check_form_for(book, form)
-    sheet = book[FORM_SHEET]
+    sheet = sheet_named(book, FORM_SHEET)
+    assert sheet is not None  # checked with the form's identity
     header = _header_row(sheet)
     problems = Problems()
     if header is None:
@@ -195,7 +206,7 @@ def read_form(book: Workbook, form: FormFor, current: Current, step: Decimal) ->
     scorable = form.criteria.scorable()
     seen: dict[str, int] = {}
     changed: list[ScoreGiven] = []
-    last = min(sheet.max_row, header + 2_000)
+    last = min(sheet.max_row, header + ROW_LIMIT)
     for number, row in enumerate(
         sheet.iter_rows(min_row=header + 1, max_row=last, max_col=9, values_only=True), header + 1
     ):
