@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -599,3 +600,58 @@ async def test_the_command_line_exports_and_imports(
     assert f"Đã ban hành bộ tiêu chí {name}, phiên bản 2025.1" in stdout
     published = await Emulation(api.store, api.clock).template(name)
     assert published.published("2025.1").criteria == CITY_CRITERIA.criteria
+
+
+def zipped(**parts: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"", XLSX),
+        (b"\x00\xff" * 100, XLSX),
+        (zipped(hello=b"world"), XLSX),
+        (zipped(**{"[Content_Types].xml": b"<Types"}), XLSX),
+        (
+            b"--x\r\nContent-Disposition: form-data; name=file\r\n\r\nno file--",
+            "multipart/form-data; boundary=x",
+        ),
+        (b"\r\n\r\n--", "multipart/form-data"),
+    ],
+)
+async def test_what_is_not_a_form_is_a_400_and_writes_nothing(
+    cluster: Cluster, body: bytes, kind: str
+) -> None:
+    before = await cluster.head()
+    who = cluster.officer(DRAFT)
+    response = await cluster.api.http.post(
+        f"/clusters/{cluster.code}/years/{YEAR}/{FORM.format(unit=DRAFT)}",
+        content=body,
+        headers={"authorization": f"Bearer {who}", "content-type": kind},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["message"]
+    assert await cluster.head() == before
+
+
+async def test_odd_urls_and_other_clusters_are_refused_with_their_codes(
+    cluster: Cluster, api: Api
+) -> None:
+    before = await cluster.head()
+    for unit in ("a" * 65, "đơn-vị", "-x"):
+        response = await cluster.get(FORM.format(unit=unit), cluster.auditor)
+        assert response.status_code == 400, unit
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_CODE"
+    outsider = token(api.dsn, "Cán bộ cụm khác", ["cum-khac"], Role.MEMBER_OFFICER, DRAFT)
+    response = await cluster.get(FORM.format(unit=DRAFT), outsider)
+    assert response.status_code == 403
+    posted = await post(cluster, FORM.format(unit=DRAFT), outsider, b"")
+    assert posted.json()["errors"][0]["extensions"]["code"] == "CLUSTER_NOT_COVERED"
+    too_big = await post(cluster, FORM.format(unit=DRAFT), cluster.officer(DRAFT), b"x" * (3 << 20))
+    assert too_big.status_code == 413
+    assert await cluster.head() == before
