@@ -36,7 +36,7 @@ from thidua.api.forms import (
 from thidua.api.tables import Column, Table, write_sheet
 from thidua.domain.checks import MANY_ITEMS, TEXT, Field
 from thidua.domain.commands import ScoreGiven
-from thidua.domain.criteria import CriteriaSet, Kind
+from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.errors import InvalidInput
 from thidua.domain.text import nfc
 
@@ -261,6 +261,8 @@ def _row(
         )
     maximum = None if criterion.kind is Kind.DEDUCTION else criterion.max_points
     entry = current.get(code)
+    if entry is not None and Criterion.from_json(entry["criterion"]) != criterion:
+        entry = None  # scored against another definition: flagged, so scored again as given
     if cells[POINTS] is None or text_in(cells[POINTS]) == "":
         if entry is not None:
             problems.add(
@@ -336,8 +338,9 @@ def _evidence(number: int, text: str, code: str, problems: Problems) -> tuple[st
 def _same(
     entry: Mapping[str, Any], points: Decimal, explanation: str, evidence: tuple[str, ...]
 ) -> bool:
+    """Whether the row says what the entry holds, as the form showed it (text trimmed)."""
     return (
         Decimal(entry["points"]) == points
-        and nfc(entry["explanation"]) == nfc(explanation)
-        and tuple(nfc(e) for e in entry.get("evidence") or ()) == evidence
+        and nfc(entry["explanation"]).strip() == explanation.strip()
+        and tuple(nfc(e).strip() for e in entry.get("evidence") or ()) == evidence
     )
