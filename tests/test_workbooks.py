@@ -13,7 +13,7 @@ import io
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from api_client import SECRET, Api, serving, token
 from thidua.cli.main import main
-from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
+from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, amended, ensure_template
 from thidua.domain import commands as c
 from thidua.domain.criteria import Kind
 from thidua.domain.rights import Actor, Role
@@ -384,7 +384,8 @@ async def test_the_form_round_trips_unchanged_and_a_filled_form_lands(api: Api) 
 async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) -> None:
     cluster = await open_cluster(api)
     who = cluster.officer(DRAFT)
-    book = load_workbook(io.BytesIO((await cluster.get(FORM.format(unit=DRAFT), who)).content))
+    pristine = (await cluster.get(FORM.format(unit=DRAFT), who)).content
+    book = load_workbook(io.BytesIO(pristine))
     sheet = book["Tự chấm điểm"]
     header, rows = form_rows(sheet)
     points = header.index("Điểm tự chấm") + 1
@@ -446,6 +447,17 @@ async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) 
     )
     assert forbidden.status_code == 403
     assert await cluster.head() == before + 1  # the refusal recorded, nothing else
+
+    # The criteria changed since the form was handed out: it is refused whole.
+    newer = replace(amended(CITY_CRITERIA), version="2025.2", effective_from=date(YEAR, 11, 1))
+    adopt = c.AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, newer)
+    await Emulation(api.store, api.clock).handle(Envelope(cluster.code, SECRETARIAT), adopt)
+    stale = await post(cluster, FORM.format(unit=DRAFT), who, pristine)
+    assert stale.status_code == 400
+    assert stale.json()["errors"][0]["message"] == (
+        "Biểu mẫu lập theo bộ tiêu chí phiên bản 2025.1; bộ tiêu chí đang áp dụng là phiên bản "
+        "2025.2. Hãy tải biểu mẫu mới."
+    )
 
 
 async def test_the_city_board_publishes_criteria_from_a_workbook(api: Api) -> None:
