@@ -38,6 +38,7 @@ LEADER, SUBMITTED, DRAFT = UNITS
 CLUSTER_NAME = "Cụm thi đua thử bảng tính"
 SCORING_DAY = date(YEAR, 11, 20)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMULA_LIKE = "=1+1 là lời giải trình, không phải công thức"
 SECRETARIAT = Actor("Văn phòng Sở Tư pháp", Role.SECRETARIAT, LEADER).caller()
 
 STANDINGS = """
@@ -110,7 +111,8 @@ async def open_cluster(api: Api) -> Cluster:
     verify = c.VerifyScore(YEAR, SUBMITTED, "A1", Decimal("25.5"), "Thiếu minh chứng quý IV")
     await service.handle(Envelope(code, SECRETARIAT), verify)
     draft = Actor("Cán bộ Sở GD", Role.MEMBER_OFFICER, DRAFT).caller()
-    draft_form = form({"A1": "29.75", "A2": "14.5"})
+    formula = c.ScoreGiven("B1", Decimal(7), FORMULA_LIKE, ("Kế hoạch 3/KH",))
+    draft_form = (*form({"A1": "29.75", "A2": "14.5"}), formula)
     await service.handle(Envelope(code, draft), c.SelfScoreMany(YEAR, DRAFT, draft_form))
     return Cluster(api, code)
 
@@ -205,6 +207,11 @@ async def test_a_member_sees_no_other_units_draft_in_a_workbook(cluster: Cluster
         rows = {r["Mã đơn vị"]: cents(r["Tổng điểm"]) for r in table_of(sheet)}
         assert rows == {unit: row["total"] for unit, row in expected[layer].items()}
     assert DRAFT not in {r["Mã đơn vị"] for r in table_of(book["Tự chấm"])}
+    dashboard = token(cluster.api.dsn, "Màn hình phòng họp", [cluster.code], Role.DASHBOARD)
+    shown = await cluster.get("standings.csv?layer=self", dashboard)
+    assert shown.status_code == 200
+    assert DRAFT not in shown.content.decode("utf-8-sig")
+    assert (await cluster.get("scorecards.xlsx", dashboard)).status_code == 403
     draft_sees = await cluster.get("standings.csv?layer=self", cluster.officer(DRAFT))
     assert DRAFT in draft_sees.content.decode("utf-8-sig")  # its own draft, as in GraphQL
 
@@ -260,10 +267,14 @@ async def test_every_scorecard_and_the_result_versions(cluster: Cluster) -> None
     assert book.sheetnames == sorted(UNITS)
     draft = {r["Mã tiêu chí"]: r for r in table_of(book[DRAFT])}
     assert draft["A2"]["Tự chấm"] == 14.5
+    assert draft["B1"]["Giải trình tự chấm"] == FORMULA_LIKE  # text, never a formula
+    assert book[DRAFT].cell(1, 1).data_type == "s"
     every = await cluster.get("scorecards.csv", cluster.auditor)
     rows = list(csv.reader(io.StringIO(every.content.decode("utf-8-sig"))))
     header, *body = rows[rows.index([]) + 1 :]
     assert {r[header.index("Mã đơn vị")] for r in body} == set(UNITS)
+    b1 = next(r for r in body if r[:2] == [DRAFT, "B1"])
+    assert b1[header.index("Giải trình tự chấm")] == "'" + FORMULA_LIKE  # kept as text
 
     empty = load_workbook(io.BytesIO((await cluster.get("results.xlsx", cluster.auditor)).content))
     assert title_of(empty.worksheets[0])["Tình trạng"] == "Năm thi đua chưa chốt kết quả"
@@ -365,15 +376,16 @@ async def test_the_form_round_trips_unchanged_and_a_filled_form_lands(api: Api) 
     sheet.cell(rows["A3"], evidence).value = "Báo cáo 5/BC\nQuyết định 7/QĐ"
     sheet.cell(rows["A1"], points).value = 28
     first, last = min(rows.values()), max(rows.values())
-    values = [[c.value for c in sheet[n]] for n in range(first, last + 1)]
+    values = [[(c.value, c.data_type) for c in sheet[n]] for n in range(first, last + 1)]
     for offset, row in enumerate(reversed(values)):
-        for column, value in enumerate(row, 1):
-            sheet.cell(first + offset, column).value = value
+        for column, (value, kind) in enumerate(row, 1):
+            moved = sheet.cell(first + offset, column)
+            moved.value, moved.data_type = value, kind  # a text stays text, "=" or not
     landed = await post(cluster, FORM.format(unit=DRAFT), who, saved(book))
     assert landed.status_code == 200, landed.text
     assert sorted(landed.json()["data"]["criteria"]) == ["A1", "A3"]
     assert await cluster.head() == before + 2  # one command: an entry per changed criterion
-    assert await self_total(cluster, who, DRAFT) == "51.00"  # 28 + 14.5 + 8.5
+    assert await self_total(cluster, who, DRAFT) == "58.00"  # 28 + 14.5 + 8.5 + 7
     data = await cluster.api.ok(
         SCORECARD, {"year": YEAR, "unit": DRAFT}, token=who, cluster=cluster.code
     )
@@ -397,7 +409,7 @@ async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) 
     sheet.cell(rows["A3"], explanation).value = "x"
     sheet.cell(rows["A3"], evidence).value = "y"
     sheet.cell(rows["B1"], points).value = 7.125  # three decimals
-    sheet.cell(rows["B1"], explanation).value = "Đã làm"
+    sheet.cell(rows["C2"], points).value = "#DIV/0!"  # a formula Excel could not compute
     sheet.cell(rows["B2"], points).value = 5  # no explanation nor evidence
     sheet.cell(rows["C1"], 2).value = "C9"  # a criterion's code changed
     sheet.delete_rows(rows["D"])  # a criterion's row removed
@@ -424,8 +436,8 @@ async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) 
     assert any(m.startswith(f"Dòng {rows['C1']}, cột B: mã tiêu chí đã bị sửa") for m in messages)
     assert any(m.startswith("Thiếu dòng của tiêu chí D") for m in messages)
     assert (
-        f"Dòng {rows['B1']}, cột {letter[evidence - 1]}: tiêu chí B1 cần có tài liệu minh chứng"
-        in messages
+        f"Dòng {rows['C2']}, cột {p}: ô chứa lỗi công thức #DIV/0!; hãy nhập giá trị, không "
+        "nhập công thức" in messages
     )
     assert len(errors) == 8, messages
     assert await cluster.head() == before

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from thidua.api.exports import KIND_NAMES
-from thidua.api.forms import ROW_LIMIT, Problems, checked, number_in, sheet_named, text_in
+from thidua.api.forms import ROW_LIMIT, Problems, checked, number_in, rows_of, sheet_named, text_in
 from thidua.api.tables import POINTS, Column, Table, write_sheet
 from thidua.domain.checks import MANY_CRITERIA, Field
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
@@ -149,14 +149,8 @@ def read_criteria(book: Workbook) -> tuple[str, CriteriaSet]:
 
 def _criteria(sheet: Worksheet, header: int, problems: Problems) -> list[Criterion]:
     rows: list[tuple[int, list[Any]]] = []
-    for number, row in enumerate(
-        sheet.iter_rows(
-            min_row=header + 1, max_row=header + ROW_LIMIT, max_col=6, values_only=True
-        ),
-        header + 1,
-    ):
-        cells = list(row) + [None] * (6 - len(row))
-        if any(text_in(c) for c in cells):
+    for number, cells, broken in rows_of(sheet, header + 1, header + ROW_LIMIT, 6, problems):
+        if any(text_in(c) for c in cells) and not broken:
             rows.append((number, cells))
         if len(rows) > MANY_CRITERIA:
             problems.add(f"Bộ tiêu chí có quá {MANY_CRITERIA} tiêu chí.")

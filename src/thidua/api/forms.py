@@ -9,6 +9,7 @@ shows them (`data_only`: a formula's last computed value).
 
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -122,6 +123,33 @@ def open_workbook(data: bytes) -> Workbook:
         return load_workbook(io.BytesIO(data), data_only=True)
     except Exception:  # openpyxl raises whatever its parts raise on a broken file
         raise WorkbookRefused([Problem(NOT_A_WORKBOOK)]) from None
+
+
+LETTERS = "ABCDEFGHIJ"
+
+
+def rows_of(
+    sheet: Worksheet, first: int, last: int, width: int, problems: Problems
+) -> Iterator[tuple[int, list[Any], bool]]:
+    """Each row from `first` to `last` (at most ROW_LIMIT), its first `width` values, and
+    whether one of them is an Excel error (#NAME?, #VALUE!…: a formula that failed), each
+    such cell named."""
+    last = min(last, sheet.max_row, first + ROW_LIMIT - 1)
+    for number, row in enumerate(
+        sheet.iter_rows(min_row=first, max_row=last, max_col=width), first
+    ):
+        values = [cell.value for cell in row] + [None] * (width - len(row))
+        broken = False
+        for column, cell in enumerate(row):
+            if cell.data_type == "e":
+                broken = True
+                problems.add(
+                    f"ô chứa lỗi công thức {text_in(cell.value)[:20]}; hãy nhập giá trị, "
+                    "không nhập công thức",
+                    number,
+                    LETTERS[column],
+                )
+        yield number, values, broken
 
 
 def text_in(value: Any) -> str:

@@ -30,6 +30,7 @@ from thidua.api.forms import (
     WorkbookRefused,
     checked,
     number_in,
+    rows_of,
     sheet_named,
     text_in,
 )
@@ -206,12 +207,9 @@ def read_form(book: Workbook, form: FormFor, current: Current, step: Decimal) ->
     scorable = form.criteria.scorable()
     seen: dict[str, int] = {}
     changed: list[ScoreGiven] = []
-    last = min(sheet.max_row, header + ROW_LIMIT)
-    for number, row in enumerate(
-        sheet.iter_rows(min_row=header + 1, max_row=last, max_col=9, values_only=True), header + 1
-    ):
-        cells = list(row) + [None] * (9 - len(row))
-        given = _row(number, cells, scorable, seen, current, step, problems)
+    last = header + ROW_LIMIT
+    for number, cells, broken in rows_of(sheet, header + 1, last, len(COLUMNS), problems):
+        given = _row(number, cells, scorable, seen, current, step, problems, broken)
         if given is not None:
             changed.append(given)
     for code in scorable:
@@ -220,7 +218,7 @@ def read_form(book: Workbook, form: FormFor, current: Current, step: Decimal) ->
                 f"Thiếu dòng của tiêu chí {code}: không được xoá dòng nào của biểu mẫu "
                 "(để trống điểm nếu chưa chấm)."
             )
-    if sheet.max_row > last:
+    if sheet.max_row >= last:
         problems.add(f"Bảng dài quá {last - header} dòng; đây không phải biểu mẫu đã phát.")
     problems.raise_any()
     return changed
@@ -234,6 +232,7 @@ def _row(
     current: Current,
     step: Decimal,
     problems: Problems,
+    broken: bool,
 ) -> ScoreGiven | None:
     code = text_in(cells[ID])
     filled = any(text_in(cells[c]) for c in EDITABLE)
@@ -259,6 +258,8 @@ def _row(
             number,
             LETTERS[CODE],
         )
+    if broken:
+        return None  # its failed formula is named; the rest of the row waits for a value
     maximum = None if criterion.kind is Kind.DEDUCTION else criterion.max_points
     entry = current.get(code)
     if entry is not None and Criterion.from_json(entry["criterion"]) != criterion:
