@@ -10,6 +10,7 @@ sees no other unit's draft in a workbook, as in GraphQL; another cluster's token
 import asyncio
 import csv
 import io
+import logging
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -565,6 +566,9 @@ def thidua(
     (its own event loop, in a thread: no new interpreter to start)."""
     monkeypatch.setenv("DATABASE_URL", api.dsn)
     monkeypatch.setenv("THIDUA_JWT_SECRET", SECRET)
+    root = logging.getLogger()  # the command configures logging: put it back afterwards
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
 
     async def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
