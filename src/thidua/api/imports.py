@@ -223,6 +223,9 @@ class Imports:
             body = await asyncio.to_thread(book_bytes, book)
         except ThiduaError as refusal:
             return refused(request, refusal, status_of(refusal), ctx.request_id)
+        except Exception:
+            log.exception("criteria template failed (request %s)", ctx.request_id)
+            return internal_error(request, ctx.request_id)
         return attachment(body, "bo-tieu-chi", False)
 
     async def _template(self, request: Request) -> Workbook:
