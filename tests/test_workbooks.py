@@ -314,12 +314,14 @@ ID_HEADER = "Mã ẩn (không sửa)"
 
 
 def form_rows(sheet: Worksheet) -> tuple[list[str], dict[str, int]]:
-    """The header and each criterion's row number, by the hidden code in column A."""
-    header_at = next(r[0].row for r in sheet.iter_rows(max_col=1) if r[0].value == ID_HEADER)
+    """The header and each criterion's row number, by the hidden code in column I."""
+    header_at = next(
+        r[8].row for r in sheet.iter_rows(min_col=1, max_col=9) if r[8].value == ID_HEADER
+    )
     header = [str(c.value) for c in sheet[header_at]]
     rows = {
         str(r[0].value): r[0].row
-        for r in sheet.iter_rows(min_row=header_at + 1, max_col=1)
+        for r in sheet.iter_rows(min_row=header_at + 1, min_col=9, max_col=9)
         if r[0].value
     }
     return header, rows
@@ -351,7 +353,7 @@ async def test_the_form_round_trips_unchanged_and_a_filled_form_lands(api: Api) 
     book = load_workbook(io.BytesIO(response.content))
     sheet = book["Tự chấm điểm"]
     assert sheet.protection.sheet
-    assert sheet.column_dimensions["A"].hidden
+    assert sheet.column_dimensions["I"].hidden
     assert book["thidua"].sheet_state == "veryHidden"
     assert title_of(sheet)["Đơn vị"] == f"Sở Giáo dục và Đào tạo ({DRAFT})"
     header, rows = form_rows(sheet)
@@ -412,7 +414,7 @@ async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) 
     sheet.cell(rows["B1"], points).value = 7.125  # three decimals
     sheet.cell(rows["C2"], points).value = "#DIV/0!"  # a formula Excel could not compute
     sheet.cell(rows["B2"], points).value = 5  # no explanation nor evidence
-    sheet.cell(rows["C1"], 2).value = "C9"  # a criterion's code changed
+    sheet.cell(rows["C1"], 1).value = "C9"  # a criterion's code changed
     sheet.delete_rows(rows["D"])  # a criterion's row removed
     before = await cluster.head()
     response = await post(cluster, FORM.format(unit=DRAFT), who, saved(book))
@@ -434,7 +436,7 @@ async def test_a_form_with_errors_names_every_cell_and_writes_nothing(api: Api) 
         f"Dòng {rows['B2']}, cột {letter[evidence - 1]}: tiêu chí B2 cần có tài liệu minh chứng"
         in messages
     )
-    assert any(m.startswith(f"Dòng {rows['C1']}, cột B: mã tiêu chí đã bị sửa") for m in messages)
+    assert any(m.startswith(f"Dòng {rows['C1']}, cột A: mã tiêu chí đã bị sửa") for m in messages)
     assert any(m.startswith("Thiếu dòng của tiêu chí D") for m in messages)
     assert (
         f"Dòng {rows['C2']}, cột {p}: ô chứa lỗi công thức #DIV/0!; hãy nhập giá trị, không "

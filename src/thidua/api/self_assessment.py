@@ -3,8 +3,8 @@ read back as the unit's changed self scores.
 
 The sheet "Tự chấm điểm" lists the criteria in force with their maxima and the unit's
 current self points, explanation and evidence; only those three columns are editable
-(the sheet is protected, without a password: it guides, the import checks). Column A,
-hidden, holds each row's criterion code, and a very hidden sheet says which cluster,
+(the sheet is protected, without a password: it guides, the import checks). The last
+column (I), hidden, holds each row's criterion code, and a very hidden sheet says which cluster,
 year, unit and criteria version the form is for, so rows may be reordered and a form
 for another unit, year or criteria version is recognised.
 
@@ -46,7 +46,6 @@ META_SHEET = "thidua"
 FORMAT = "thidua/tu-cham-diem/1"
 ID_HEADER = "Mã ẩn (không sửa)"
 COLUMNS = (
-    Column(ID_HEADER, 12),
     Column("Mã tiêu chí", 10),
     Column("Nội dung tiêu chí", 50),
     Column("Phần", 6),
@@ -55,8 +54,9 @@ COLUMNS = (
     Column("Điểm tự chấm", 12),
     Column("Giải trình", 50),
     Column("Minh chứng (mỗi tài liệu một dòng)", 40),
+    Column(ID_HEADER, 12),  # hidden: the row's criterion, whatever is done to the others
 )
-ID, CODE, TITLE, PART, KIND, MAXIMUM, POINTS, EXPLANATION, EVIDENCE = range(9)
+CODE, TITLE, PART, KIND, MAXIMUM, POINTS, EXPLANATION, EVIDENCE, ID = range(9)
 EDITABLE = (POINTS, EXPLANATION, EVIDENCE)
 LETTERS = "ABCDEFGHI"
 NAME = Field("name", 300)
@@ -89,7 +89,6 @@ def form_workbook(form: FormFor, title: list[tuple[str, Any]], current: Current)
         heading = c.code not in scorable
         rows.append(
             [
-                None if heading else c.code,
                 c.code,
                 c.title,
                 c.part,
@@ -98,6 +97,7 @@ def form_workbook(form: FormFor, title: list[tuple[str, Any]], current: Current)
                 entry.get("points"),
                 entry.get("explanation"),
                 "\n".join(entry.get("evidence") or ()) or None,
+                None if heading else c.code,
             ]
         )
     book = Workbook()
@@ -121,7 +121,7 @@ def form_workbook(form: FormFor, title: list[tuple[str, Any]], current: Current)
 
 
 def _protect(sheet: Worksheet, header: int, rows: list[list[Any]], scorable: Any) -> None:
-    """Editable cells unlocked and tinted, the rest protected, column A hidden."""
+    """Editable cells unlocked and tinted, the rest protected, the ids' column hidden."""
     fill = PatternFill("solid", fgColor="FFF7D6")
     for offset, row in enumerate(rows, 1):
         if row[ID] is None:
@@ -135,7 +135,7 @@ def _protect(sheet: Worksheet, header: int, rows: list[list[Any]], scorable: Any
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             if column == POINTS:
                 cell.number_format = "0.00"
-    sheet.column_dimensions["A"].hidden = True
+    sheet.column_dimensions[LETTERS[ID]].hidden = True
     sheet.protection.sheet = True
     sheet.protection.autoFilter = False
     sheet.protection.sort = False
@@ -186,7 +186,8 @@ def check_form_for(book: Workbook, form: FormFor) -> None:
 
 
 def _header_row(sheet: Worksheet) -> int | None:
-    for number, row in enumerate(sheet.iter_rows(max_row=60, max_col=1, values_only=True), 1):
+    rows = sheet.iter_rows(max_row=60, min_col=ID + 1, max_col=ID + 1, values_only=True)
+    for number, row in enumerate(rows, 1):
         if row and row[0] == ID_HEADER:
             return number
     return None
@@ -201,7 +202,7 @@ def read_form(book: Workbook, form: FormFor, current: Current, step: Decimal) ->
     header = _header_row(sheet)
     problems = Problems()
     if header is None:
-        problems.add(f"Không tìm thấy dòng tiêu đề của bảng (cột A “{ID_HEADER}”).")
+        problems.add(f"Không tìm thấy dòng tiêu đề của bảng (cột ẩn “{ID_HEADER}”).")
         problems.raise_any()
     assert header is not None
     scorable = form.criteria.scorable()
@@ -246,7 +247,7 @@ def _row(
         return None
     criterion = scorable.get(code)
     if criterion is None:
-        problems.add(f"tiêu chí ẩn '{code[:40]}' không có trong bộ tiêu chí", number, "A")
+        problems.add(f"tiêu chí ẩn '{code[:40]}' không có trong bộ tiêu chí", number, LETTERS[ID])
         return None
     if code in seen:
         problems.add(f"tiêu chí {code} đã có ở dòng {seen[code]}", number)
