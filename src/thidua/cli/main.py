@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from thidua.bootstrap import open_ledger, open_runtime
-from thidua.cli import projections
+from thidua.cli import projections, workbooks
+from thidua.cli.files import umask, user
 from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
@@ -143,7 +144,7 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
         # The audit history brought to the log's head first, so the file holds it all.
         projector = runtime.projector
         await projector.catch_up(args.cluster, projector.projection(AuditProjection.name))
-        by = f"{_user()} (dòng lệnh thidua, đọc trực tiếp cơ sở dữ liệu)"
+        by = f"{user()} (dòng lệnh thidua, đọc trực tiếp cơ sở dữ liệu)"
         try:
             # Written beside the target and moved over it: never half a file under its name.
             handle, partial = tempfile.mkstemp(prefix=".nhat-ky-", suffix=".xlsx", dir=out.parent)
@@ -153,7 +154,7 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with os.fdopen(handle, "wb") as file:
                 exported = await export_audit_trail(reads, args.cluster, args.year, by, file)
-            os.chmod(partial, 0o666 & ~_umask())  # as a file the user makes (mkstemp: 0600)
+            os.chmod(partial, 0o666 & ~umask())  # as a file the user makes (mkstemp: 0600)
             os.replace(partial, out)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -164,19 +165,6 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
         f"nhật ký ở vị trí {exported.head}) đã ghi vào {out}."
     )
     return 0
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "?"
 
 
 def _year(text: str) -> int:
@@ -261,6 +249,7 @@ def parser() -> argparse.ArgumentParser:
     token_cmd.set_defaults(run=token)
 
     projections.add_commands(commands)
+    workbooks.add_commands(commands)
     return root
 
 

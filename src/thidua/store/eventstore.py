@@ -346,6 +346,14 @@ async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
     return int(found or 0)
 
 
+async def recorded_at(conn: Connection, tenant: str, position: int) -> datetime | None:
+    """When the event at this position was recorded (None for position 0 or none)."""
+    found: datetime | None = await conn.fetchval(
+        "SELECT recorded_at FROM events WHERE tenant_id = $1 AND position = $2", tenant, position
+    )
+    return found
+
+
 async def position_after(
     conn: Connection, tenant: str, after_position: int, count: int
 ) -> int | None:

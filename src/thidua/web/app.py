@@ -7,7 +7,9 @@ from starlette.routing import Route, WebSocketRoute, request_response
 from thidua.api.context import Services
 from thidua.api.downloads import Downloads
 from thidua.api.endpoint import Endpoint
+from thidua.api.imports import Imports
 from thidua.api.schema import build_schema
+from thidua.api.sheets import Sheets, routes_of
 from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import Runtime, open_ledger
 from thidua.service.emulation import Emulation
@@ -34,6 +36,9 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
         ide=not settings.production,
     )
     downloads = Downloads(services, verifier)
+    sheets = Sheets(services, verifier)
+    imports = Imports(services, verifier)
+    form = "/clusters/{code}/years/{year}/units/{unit}/self-assessment.xlsx"
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -42,6 +47,11 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
             Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
+            *(Route(path, handler, methods=["GET"]) for path, handler in routes_of(sheets)),
+            Route(form, imports.self_assessment_form, methods=["GET"]),
+            Route(form, imports.self_assessment_import, methods=["POST"]),
+            Route("/city/criteria.xlsx", imports.criteria_template, methods=["GET"]),
+            Route("/city/criteria.xlsx", imports.criteria_import, methods=["POST"]),
             # Evidence is JSON, about 1 kB an event: compressed for clients that accept it.
             Route(
                 "/clusters/{code}/evidence",
