@@ -1,5 +1,6 @@
 """The GraphQL endpoint: the token is verified and the URL's cluster checked against it
-before anything runs; GraphiQL's page needs neither. WebSocket clients (browsers cannot
+before anything runs; GraphiQL's page (given by the web layer, from the package's own
+assets) needs neither. WebSocket clients (browsers cannot
 set headers there) send `{"authorization": "Bearer ..."}` as connection_init payload."""
 
 import json
@@ -8,7 +9,7 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
@@ -54,8 +55,9 @@ def refused(request: Request, refusal: ThiduaError, status: int, request_id: str
 
 class Endpoint(GraphQLView[Context, None]):
     def __init__(
-        self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: bool
+        self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: str | None
     ) -> None:
+        """`ide`: the HTML of the GraphiQL page to serve to browsers, or None for none."""
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide else None,
@@ -64,6 +66,11 @@ class Endpoint(GraphQLView[Context, None]):
         self.services = services
         self.verifier = verifier
         self.answers = Answers()
+        self.ide_page = ide or ""
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads GraphiQL from a CDN; ours loads the package's copy.
+        return HTMLResponse(self.ide_page)
 
     def _context(self, request: Request | WebSocket) -> Context:
         return Context(self.services, request.path_params.get("code"))

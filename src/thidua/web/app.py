@@ -15,6 +15,7 @@ from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
 from thidua.web.health import healthz, readyz
 from thidua.web.ledger import log_key
+from thidua.web.pages import Pages
 
 
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
@@ -25,11 +26,12 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
     reads = Reads(runtime.store)
     services = Services(reads, emulation, ledger, Evidence(ledger, reads))
     verifier = TokenVerifier(settings)
+    pages = Pages(settings)
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,
         verifier,
-        ide=not settings.production,
+        ide=None if settings.production else pages.ide,
     )
     downloads = Downloads(services, verifier)
     app = Starlette(
@@ -48,6 +50,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             ),
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
+            *pages.routes(),
         ]
     )
     app.state.runtime = runtime
