@@ -1,7 +1,8 @@
 // The auditor's view: the trail with filters, refused attempts, the standings as of a chosen
 // position (a slider over the log) or day, and the evidence and trail downloads.
 import { gql } from "../gql.js";
-import { h, show, refusal, points, when, day, LAYERS, DECIDED_BY, fileLink } from "../ui.js";
+import { h, show, refusal, points, when, day, LAYERS, DECIDED_BY, ROLES, fileLink }
+  from "../ui.js";
 
 const HEAD = `query Head($year: Int!) { cluster { name position year(year: $year) {
   members { unit name } } } }`;
@@ -34,7 +35,7 @@ function entry(node) {
     h("td", when(node.recordedAt),
       node.occurredAt && node.occurredAt.slice(0, 10) !== node.recordedAt.slice(0, 10)
         ? h("div.muted", `xảy ra ngày ${day(node.occurredAt)}`) : null),
-    h("td", node.actor || "–", node.role ? h("div.muted", node.role) : null),
+    h("td", node.actor || "–", node.role ? h("div.muted", ROLES[node.role] || node.role) : null),
     h("td", refused ? h("span.badge.warn", "Bị từ chối") : null, " ", node.command || node.subject,
       node.unit ? h("div.muted", node.unit) : null),
     h("td", node.criteria.join(", ")),
@@ -70,9 +71,11 @@ function trailView(code, year, members) {
       if (!body.children.length) said.append(h("p.muted", "Không có thay đổi nào khớp bộ lọc."));
       more.hidden = !trail.pageInfo.hasNextPage;
       after = trail.pageInfo.endCursor;
+      return null;
     } catch (error) {
       said.append(refusal(error));
       more.hidden = true;
+      return error;
     }
   }
   form.addEventListener("submit", (event) => {
@@ -145,6 +148,9 @@ export async function audit(code, year) {
   const members = cluster.year.members;
   const names = Object.fromEntries(members.map((m) => [m.unit, m.name]));
   const trail = trailView(code, year, members);
+  // Whoever may not read the trail sees the refusal, not an auditor's page without it.
+  const refused = await trail.load(true);
+  if (refused) return show(refusal(refused));
   show(
     h("section.head", h("h1", `Kiểm toán: ${cluster.name}`),
       h("p.sub", `Năm ${year} · nhật ký đến vị trí ${cluster.position}`),
@@ -157,5 +163,4 @@ export async function audit(code, year) {
     trail.view,
     pastView(code, year, cluster.position, names),
   );
-  await trail.load(true);
 }
