@@ -198,7 +198,7 @@ async def test_the_dashboard_shows_the_standings_and_follows_a_write_without_rel
         await expect(row.locator("td.rank")).to_have_text(str(standing["rank"]))
         await expect(row.locator("td.total")).to_have_text(two_decimals(standing["total"]))
         for note in standing["notes"]:
-            await expect(row.locator("td.notes")).to_contain_text(note["text"])
+            await expect(row.locator("ul.notes")).to_contain_text(note["text"])
     await expect(rows.first.locator("td.rule")).to_have_text("Tổng điểm")
     await expect(rows.first).to_contain_text("Dẫn đầu")
     await shot(page, "bang-xep-hang")

@@ -38,23 +38,23 @@ function row(standing, names, parts, code, year) {
     h("td.unit",
       h("a", { href: `/clusters/${code}/years/${year}/units/${standing.unit}` },
         names[standing.unit] || standing.unit),
-      standing.first ? h("span.badge", "Dẫn đầu") : null),
+      standing.first ? h("span.badge", "Dẫn đầu") : null,
+      notes.length ? h("ul.notes", notes) : null),
     h("td.num.total", points(standing.total)),
     parts.map((p) => h("td.num.part", points(standing.parts[p] ?? "0"))),
     h("td.num", points(standing.bonus)),
     h("td.num", points(standing.deductions)),
     h("td.rule", DECIDED_BY[standing.decidedBy] || standing.decidedBy),
-    h("td.notes", notes.length ? h("ul", notes) : h("span.muted", "—")),
   );
 }
 
 function table(rows, names, parts, code, year) {
   return h("div.scroll", h("table.standings",
     h("thead", h("tr",
-      h("th", "Hạng"), h("th", "Đơn vị"), h("th.num", "Tổng điểm"),
+      h("th", "Hạng"), h("th", "Đơn vị và ghi chú"), h("th.num", "Tổng điểm"),
       parts.map((p) => h("th.num", `Phần ${p}`)),
       h("th.num", "Điểm thưởng"), h("th.num", "Điểm trừ"),
-      h("th", "Căn cứ xếp hạng"), h("th", "Ghi chú"))),
+      h("th", "Căn cứ xếp hạng"))),
     h("tbody", rows.map((s) => row(s, names, parts, code, year)))));
 }
 
