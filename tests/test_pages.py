@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -126,10 +126,34 @@ async def open_year(api: Api) -> str:
     return code
 
 
+ELSEWHERE: list[str] = []  # what a page asked of any host but the server: nothing, ever
+
+
+@pytest.fixture(autouse=True)
+def nothing_from_elsewhere() -> Iterator[None]:
+    ELSEWHERE.clear()
+    yield
+    assert ELSEWHERE == [], "a page reached beyond the server (an intranet has no internet)"
+
+
+async def offline(page: Page, server: str) -> None:
+    """The page reaches the server and nothing else, as on an intranet."""
+
+    async def only_the_server(route: Route) -> None:
+        if route.request.url.startswith(server):
+            await route.continue_()
+        else:
+            ELSEWHERE.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_the_server)
+
+
 async def signed_in(browser: Browser, api: Api, signed: str, **viewport: int) -> Page:
-    """A fresh tab signed in the way a person is: opening the sign-in link."""
+    """A fresh tab, on the intranet, signed in the way a person is: the sign-in link."""
     size = {"width": 1440, "height": 900} | viewport
     page = await browser.new_page(viewport=size, locale="vi-VN")  # type: ignore[arg-type]
+    await offline(page, api.url)
     await page.goto(f"{api.url}/#token={signed}")
     await expect(page.locator("h1")).to_contain_text("Xin chào", timeout=WAIT)
     return page
@@ -157,7 +181,8 @@ async def test_a_sign_in_link_keeps_the_token_out_of_every_request(
         "--role", "auditor",
     )  # fmt: skip
     assert link.startswith(f"{api.url}/#token=")
-    page = await browser.new_page()
+    page = await browser.new_page(locale="vi-VN")
+    await offline(page, api.url)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     await page.goto(link)
@@ -384,17 +409,7 @@ async def test_graphiql_runs_from_the_package_with_nothing_else_reachable(
     browser: Browser, api: Api, played: str
 ) -> None:
     auditor = token(api.dsn, "Lê Thị Hoa", [played], Role.AUDITOR)
-    page = await signed_in(browser, api, auditor)
-    elsewhere: list[str] = []
-
-    async def only_the_server(route: Route) -> None:
-        if route.request.url.startswith(api.url):
-            await route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            await route.abort()
-
-    await page.route("**/*", only_the_server)
+    page = await signed_in(browser, api, auditor)  # and nothing but the server reachable
     await page.goto(f"{api.url}/clusters/{played}/graphql")
     await expect(page.locator(".graphiql-container")).to_be_visible(timeout=WAIT)
     await expect(page.locator(".graphiql-container")).to_contain_text("Authorization")
@@ -403,7 +418,6 @@ async def test_graphiql_runs_from_the_package_with_nothing_else_reachable(
         '"person": "Lê Thị Hoa"', timeout=WAIT
     )
     await shot(page, "graphiql", full=False)
-    assert elsewhere == []
     await page.close()
 
 
