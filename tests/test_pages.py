@@ -127,13 +127,16 @@ async def open_year(api: Api) -> str:
 
 
 ELSEWHERE: list[str] = []  # what a page asked of any host but the server: nothing, ever
+BROKEN: list[str] = []  # errors a page's scripts threw: none, whatever the page shows
 
 
 @pytest.fixture(autouse=True)
-def nothing_from_elsewhere() -> Iterator[None]:
+def nothing_from_elsewhere_and_no_script_errors() -> Iterator[None]:
     ELSEWHERE.clear()
+    BROKEN.clear()
     yield
     assert ELSEWHERE == [], "a page reached beyond the server (an intranet has no internet)"
+    assert BROKEN == [], "a page's script failed"
 
 
 async def offline(page: Page, server: str) -> None:
@@ -147,6 +150,7 @@ async def offline(page: Page, server: str) -> None:
             await route.abort()
 
     await page.route("**/*", only_the_server)
+    page.on("pageerror", lambda error: BROKEN.append(str(error)))
 
 
 async def signed_in(browser: Browser, api: Api, signed: str, **viewport: int) -> Page:
@@ -155,7 +159,7 @@ async def signed_in(browser: Browser, api: Api, signed: str, **viewport: int) ->
     page = await browser.new_page(viewport=size, locale="vi-VN")  # type: ignore[arg-type]
     await offline(page, api.url)
     await page.goto(f"{api.url}/#token={signed}")
-    await expect(page.locator("h1")).to_contain_text("Xin chào", timeout=WAIT)
+    await expect(page.locator("#who .person")).to_be_visible(timeout=WAIT)
     return page
 
 
@@ -243,6 +247,16 @@ async def test_the_dashboard_shows_the_standings_and_follows_a_write_without_rel
     await shot(page, "bang-xep-hang-sau-dieu-chinh")
     await page.set_viewport_size({"width": 390, "height": 844})
     await shot(page, "bang-xep-hang-dien-thoai")
+    await page.close()
+
+    elsewhere = token(api.dsn, "Màn hình cụm khác", ["cum-khac"], Role.DASHBOARD)
+    refused = await api.post(STANDINGS, {"year": YEAR}, token=elsewhere, cluster=played)
+    page = await signed_in(browser, api, elsewhere)
+    await page.goto(f"{api.url}/clusters/{played}/years/{YEAR}")
+    await expect(page.locator(".refusal")).to_have_text(
+        f"Không thể hiển thị: {refused[1]['errors'][0]['message']}", timeout=WAIT
+    )
+    await expect(page.locator("main table")).to_have_count(0)
     await page.close()
 
 
