@@ -83,7 +83,7 @@ export function subscribe(cluster, query, variables, onData, onRefusal) {
         ? "Token của bạn không có quyền với cụm này."
         : event.code === 4401 || event.code === 4400
           ? "Cần đăng nhập lại để tiếp tục theo dõi."
-          : "Mất kết nối cập nhật trực tiếp; tải lại trang để tiếp tục.";
+          : "Mất kết nối cập nhật trực tiếp; đang thử kết nối lại…";
     onRefusal(new Refusal(why, "CLOSED_" + event.code));
   };
   return () => {

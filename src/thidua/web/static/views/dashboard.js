@@ -97,8 +97,12 @@ export async function dashboard(code, year) {
     tabs, board,
     h("details.files", h("summary", "Tải bảng tính"), workbookLinks(code, year)),
   );
-  subscribe(code, LIVE, { year },
+  // A meeting-room screen runs all day: a dropped connection is opened again, waiting a
+  // little longer each time; a refusal (the token, the cluster) is shown and left alone.
+  let wait = 1000;
+  const follow = () => subscribe(code, LIVE, { year },
     (next) => {
+      wait = 1000;
       standings = next.standingsChanged.standings;
       live.textContent = `Cập nhật trực tiếp · ${when(new Date().toISOString())}` +
         ` · vị trí nhật ký ${next.standingsChanged.position}`;
@@ -108,5 +112,10 @@ export async function dashboard(code, year) {
     (error) => {
       live.textContent = error.message;
       live.classList.add("lost");
+      if (error.code.startsWith("CLOSED_") && error.code !== "CLOSED_4403") {
+        setTimeout(follow, wait);
+        wait = Math.min(wait * 2, 30_000);
+      }
     });
+  follow();
 }
