@@ -5,11 +5,12 @@ set headers there) send `{"authorization": "Bearer ..."}` as connection_init pay
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
@@ -55,9 +56,14 @@ def refused(request: Request, refusal: ThiduaError, status: int, request_id: str
 
 class Endpoint(GraphQLView[Context, None]):
     def __init__(
-        self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: str | None
+        self,
+        schema: Schema,
+        services: Services,
+        verifier: TokenVerifier,
+        *,
+        ide: Callable[[Request], Awaitable[Response]] | None,
     ) -> None:
-        """`ide`: the HTML of the GraphiQL page to serve to browsers, or None for none."""
+        """`ide`: what answers a browser asking for GraphiQL's page, or None for no page."""
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide else None,
@@ -66,11 +72,12 @@ class Endpoint(GraphQLView[Context, None]):
         self.services = services
         self.verifier = verifier
         self.answers = Answers()
-        self.ide_page = ide or ""
+        self.ide = ide
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        # Strawberry's own page loads GraphiQL from a CDN; ours loads the package's copy.
-        return HTMLResponse(self.ide_page)
+        # Strawberry's own page loads GraphiQL from a CDN; the web layer's, the package's copy.
+        assert self.ide is not None  # Strawberry asks only when graphql_ide is set
+        return await self.ide(request)
 
     def _context(self, request: Request | WebSocket) -> Context:
         return Context(self.services, request.path_params.get("code"))

@@ -31,7 +31,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
         build_schema(introspection=settings.introspection),
         services,
         verifier,
-        ide=None if settings.production else pages.ide,
+        ide=None if settings.production else pages.graphiql,
     )
     downloads = Downloads(services, verifier)
     app = Starlette(

@@ -19,13 +19,17 @@ from thidua.config import Settings
 HERE = files("thidua.web")
 STATIC = HERE / "static"
 
-# Scripts only from this server; the page talks only to it (GraphQL over HTTP and WebSocket)
-# and, when configured, to the OIDC provider's token endpoint.
-POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' {connect}; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self' {authorize}"
-)
+
+def policy(token_url: str | None) -> str:
+    """Scripts only from this server; the page talks only to it (GraphQL over HTTP and
+    WebSocket) and, when configured, to the OIDC provider's token endpoint."""
+    connect = " ".join(filter(None, ["'self'", token_url]))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; font-src 'self' data:; connect-src {connect}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
 
 # The pages' paths, below a cluster's year (the workbooks sit beside them: *.xlsx, *.csv).
 PAGES = [
@@ -61,10 +65,8 @@ class Pages:
             }
         }
         self.shell = _template("page.html").replace("{{config}}", _json_in_html(config))
-        self.ide = _template("graphiql.html")
-        self.policy = POLICY.format(
-            connect=sign_in.token_url or "", authorize=sign_in.authorize_url or ""
-        ).replace("  ", " ")
+        self.graphiql_page = _template("graphiql.html")
+        self.policy = policy(sign_in.token_url)
 
     def _html(self, text: str) -> Response:
         return HTMLResponse(
@@ -79,6 +81,10 @@ class Pages:
 
     async def page(self, request: Request) -> Response:
         return self._html(self.shell)
+
+    async def graphiql(self, request: Request) -> Response:
+        """GraphiQL's page, which the GraphQL endpoint serves to browsers."""
+        return self._html(self.graphiql_page)
 
     def routes(self) -> list[BaseRoute]:
         pages: list[BaseRoute] = [Route(path, self.page, methods=["GET"]) for path in PAGES]
