@@ -465,3 +465,20 @@ async def test_oidc_sign_in_sends_the_person_to_the_provider_with_pkce(
     assert asked["client_id"] == "thidua-trang"
     assert asked["state"] == kept["state"]
     assert asked["response_type"] == "code"
+
+
+async def test_a_token_over_every_cluster_names_the_cluster_it_wants(
+    browser: Browser, api: Api, played: str
+) -> None:
+    city = token(api.dsn, "Nguyễn Văn An", ["*"], Role.CITY_BOARD)
+    page = await signed_in(browser, api, city)
+    await expect(page.locator("h1")).to_contain_text("Xin chào, Nguyễn Văn An", timeout=WAIT)
+    await expect(page.locator("ul.clusters")).to_have_count(0)  # not every cluster listed
+    await page.fill("input[name=cluster]", played)
+    await page.fill("input[name=year]", str(YEAR))
+    await page.click("text=Xem bảng xếp hạng")
+    await expect(page.locator("table.standings tbody tr")).to_have_count(
+        len(DEMO[0].units), timeout=WAIT
+    )
+    assert page.url == f"{api.url}/clusters/{played}/years/{YEAR}"
+    await page.close()

@@ -16,22 +16,40 @@ function signIn(config) {
   );
 }
 
+const ME = "{ me { person name unit roles clusters } }";
+
 function yearsQuery() {
   const now = new Date().getFullYear();
   const years = Array.from({ length: YEARS_BACK }, (_, i) => now - i);
   const fields = years.map((y) => `y${y}: year(year: ${y}) { year status }`).join(" ");
-  return `{ me { person name unit roles } clusters { code name ${fields} } }`;
+  return `{ clusters { code name ${fields} } }`;
+}
+
+// A token over every cluster (the city board, an auditor of the city) would list
+// thousands: it names the cluster and year it wants instead.
+function goTo() {
+  const code = h("input", { name: "cluster", required: true, placeholder: "cum-xii",
+    pattern: "[A-Za-z0-9._\\-]{1,64}" });
+  const year = h("input", { name: "year", type: "number", required: true, min: 2000, max: 2100,
+    value: new Date().getFullYear() });
+  const form = h("form.filters", h("label", "Mã cụm", code), h("label", "Năm", year),
+    h("button.primary", { type: "submit" }, "Xem bảng xếp hạng"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.assign(`/clusters/${encodeURIComponent(code.value.trim())}/years/${year.value}`);
+  });
+  return h("section.card", h("h2", "Mọi cụm thi đua"), form);
 }
 
 export async function home(config) {
   if (!token()) return show(signIn(config));
-  let data;
+  let me, clusters;
   try {
-    data = await gql(null, yearsQuery());
+    me = (await gql(null, ME)).me;
+    clusters = me.clusters.includes("*") ? null : (await gql(null, yearsQuery())).clusters;
   } catch (error) {
     return show(refusal(error), signIn(config));
   }
-  const { me, clusters } = data;
   const unitPages = (code, year) =>
     me.unit
       ? [" · ", h("a", { href: `/clusters/${code}/years/${year}/units/${me.unit}` },
@@ -39,7 +57,7 @@ export async function home(config) {
         " · ", h("a", { href: `/clusters/${code}/years/${year}/units/${me.unit}/work` },
           "Chấm điểm")]
       : [];
-  const rows = clusters.map((cluster) => {
+  const rows = (clusters || []).map((cluster) => {
     const years = Object.entries(cluster)
       .filter(([key, value]) => key.startsWith("y") && value)
       .map(([, value]) => value);
@@ -60,7 +78,7 @@ export async function home(config) {
       h("h1", "Xin chào, ", me.name || me.person),
       h("p", "Vai trò: ", me.roles.map((r) => ROLES[r] || r).join(", "),
         me.unit ? ` · Đơn vị: ${me.unit}` : "")),
-    h("section",
+    clusters === null ? goTo() : h("section",
       h("h2.section", "Các cụm thi đua của bạn"),
       clusters.length ? h("ul.clusters", rows) : h("p", "Token không có quyền với cụm nào.")),
   );
