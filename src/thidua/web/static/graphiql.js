@@ -9,7 +9,7 @@
     React.createElement(GraphiQL, {
       fetcher,
       defaultEditorToolsVisibility: true,
-      defaultQuery: "# Thử một truy vấn: Ctrl-Enter để chạy\n{\n  me { person name roles clusters }\n}\n",
+      defaultQuery: "{\n  me { person name roles clusters }\n}\n",
       headers: JSON.stringify(headers, null, 2),
     }),
   );
