@@ -24,8 +24,16 @@ from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from api_client import SECRET, Api, serving, token
 from thidua.config import SignInSettings
-from thidua.demo import CITY_BOARD, CITY_CRITERIA, DEMO, TEMPLATE, YEAR, amended, play_year
-from thidua.demo import ensure_template as ensure_city_template
+from thidua.demo import (
+    CITY_BOARD,
+    CITY_CRITERIA,
+    DEMO,
+    TEMPLATE,
+    YEAR,
+    amended,
+    ensure_template,
+    play_year,
+)
 from thidua.domain import commands as c
 from thidua.domain.rights import Actor, Role
 from thidua.service.emulation import Emulation
@@ -98,7 +106,7 @@ async def played(api: Api) -> str:
     """A demo cluster whose year 2025 was played and finalised, then reopened by the city
     (so the city may adjust a score while a dashboard watches)."""
     service = Emulation(api.store, api.clock)
-    await ensure_city_template(service)
+    await ensure_template(service)
     cluster = replace(DEMO[0], code=f"cum-trang-{uuid.uuid4().hex[:6]}")
     await api.store.create_tenant(cluster.code, cluster.name)
     await play_year(service, api.clock, cluster)
@@ -113,7 +121,7 @@ async def open_year(api: Api) -> str:
     """A cluster whose year is open for self-assessment: members, leader, criteria."""
     api.clock.on(date(YEAR, 11, 20))
     service = Emulation(api.store, api.clock)
-    await ensure_city_template(service)
+    await ensure_template(service)
     code = f"cum-mo-{uuid.uuid4().hex[:6]}"
     await api.store.create_tenant(code, "Cụm thi đua đang chấm điểm")
     units = DEMO[0].units[:4]
@@ -233,6 +241,7 @@ async def test_the_dashboard_shows_the_standings_and_follows_a_write_without_rel
     await shot(page, "bang-xep-hang")
 
     leader = standings[0]["unit"]
+    api.clock.on(date(YEAR + 1, 1, 10))  # after the reopening, whatever ran before
     await page.evaluate("window.stillTheSamePage = true")
     await api.ok(CITY_ADJUST, {"u": leader}, token=city, cluster=played)
     after = await api.ok(STANDINGS, {"year": YEAR}, token=screen, cluster=played)
