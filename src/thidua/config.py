@@ -28,6 +28,41 @@ class TokenSettings:
 
 
 @dataclass(frozen=True)
+class SignInSettings:
+    """An OIDC provider the pages sign in with (authorization code with PKCE, as a public
+    client in the browser): where to send the person, where the page exchanges the code,
+    the client's id and the scopes. Without an authorize URL, pages take a token link."""
+
+    authorize_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str = "openid profile"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "SignInSettings":
+        found = cls(
+            authorize_url=env.get("THIDUA_OIDC_AUTHORIZE_URL") or None,
+            token_url=env.get("THIDUA_OIDC_TOKEN_URL") or None,
+            client_id=env.get("THIDUA_OIDC_CLIENT_ID") or None,
+            scope=env.get("THIDUA_OIDC_SCOPE") or "openid profile",
+        )
+        urls = [u for u in (found.authorize_url, found.token_url) if u]
+        if (found.authorize_url or found.token_url or found.client_id) and not (
+            len(urls) == 2 and found.client_id
+        ):
+            raise ConfigurationError(
+                "Đăng nhập OIDC cần đủ THIDUA_OIDC_AUTHORIZE_URL, THIDUA_OIDC_TOKEN_URL và "
+                "THIDUA_OIDC_CLIENT_ID (OIDC sign-in needs all three)."
+            )
+        if not all(u.startswith(("https://", "http://")) for u in urls):
+            raise ConfigurationError(
+                "THIDUA_OIDC_AUTHORIZE_URL và THIDUA_OIDC_TOKEN_URL phải là địa chỉ http(s) "
+                "(must be http(s) URLs)."
+            )
+        return found
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """The verifiable log: the name its checkpoints carry, the key that signs them (a
     signed-note signer key, given or, in development, kept in the data folder), the
@@ -109,6 +144,7 @@ class Settings:
     introspection: bool = True
     log: LogSettings = LogSettings()
     replicas: ReplicaSettings = ReplicaSettings()
+    sign_in: SignInSettings = SignInSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -142,7 +178,8 @@ class Settings:
                 "signing key and origin)."
             )
         replicas = ReplicaSettings.from_env(env)
-        return cls(url, data_dir, production, tokens, introspection, log, replicas)
+        sign_in = SignInSettings.from_env(env)
+        return cls(url, data_dir, production, tokens, introspection, log, replicas, sign_in)
 
     def token_secret(self) -> str | None:
         """The HS256 secret: configured, or in development one kept in the data folder."""

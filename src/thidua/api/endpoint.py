@@ -1,9 +1,11 @@
 """The GraphQL endpoint: the token is verified and the URL's cluster checked against it
-before anything runs; GraphiQL's page needs neither. WebSocket clients (browsers cannot
+before anything runs; GraphiQL's page (given by the web layer, from the package's own
+assets) needs neither. WebSocket clients (browsers cannot
 set headers there) send `{"authorization": "Bearer ..."}` as connection_init payload."""
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -81,8 +83,14 @@ def refused(request: Request, refusal: ThiduaError, status: int, request_id: str
 
 class Endpoint(GraphQLView[Context, None]):
     def __init__(
-        self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: bool
+        self,
+        schema: Schema,
+        services: Services,
+        verifier: TokenVerifier,
+        *,
+        ide: Callable[[Request], Awaitable[Response]] | None,
     ) -> None:
+        """`ide`: what answers a browser asking for GraphiQL's page, or None for no page."""
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide else None,
@@ -91,6 +99,12 @@ class Endpoint(GraphQLView[Context, None]):
         self.services = services
         self.verifier = verifier
         self.answers = Answers()
+        self.ide = ide
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads GraphiQL from a CDN; the web layer's, the package's copy.
+        assert self.ide is not None  # Strawberry asks only when graphql_ide is set
+        return await self.ide(request)
 
     def _context(self, request: Request | WebSocket) -> Context:
         return Context(self.services, request.path_params.get("code"))

@@ -177,9 +177,11 @@ async def token(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.api.tokens import development_token
 
     roles = [Role(r) for r in args.role]
-    print(
-        development_token(settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name)
+    signed = development_token(
+        settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name
     )
+    # In the fragment: browsers never send it, so no server or proxy log ever holds it.
+    print(f"{args.link.rstrip('/')}/#token={signed}" if args.link else signed)
     return 0
 
 
@@ -246,6 +248,14 @@ def parser() -> argparse.ArgumentParser:
     token_cmd.add_argument("--unit", help="the person's unit, for unit roles")
     token_cmd.add_argument("--name", help="the person's name as people write it")
     token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token_cmd.add_argument(
+        "--link",
+        nargs="?",
+        const="http://127.0.0.1:8000",
+        metavar="BASE_URL",
+        help="print a sign-in link for the pages instead (default http://127.0.0.1:8000); "
+        "the token rides in the URL fragment, which never reaches the server",
+    )
     token_cmd.set_defaults(run=token)
 
     projections.add_commands(commands)

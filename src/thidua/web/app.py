@@ -18,6 +18,7 @@ from thidua.service.reads import Reads
 from thidua.service.replicas import ReadRoutes
 from thidua.web.health import healthz, readyz
 from thidua.web.ledger import log_key
+from thidua.web.pages import Pages
 
 
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
@@ -29,11 +30,12 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
     routes = ReadRoutes(reads, emulation, runtime.replicas)
     services = Services(reads, emulation, ledger, Evidence(ledger, reads), routes)
     verifier = TokenVerifier(settings)
+    pages = Pages(settings)
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,
         verifier,
-        ide=not settings.production,
+        ide=None if settings.production else pages.graphiql,
     )
     downloads = Downloads(services, verifier)
     sheets = Sheets(services, verifier)
@@ -60,6 +62,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             ),
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
+            *pages.routes(),
         ]
     )
     app.state.runtime = runtime
