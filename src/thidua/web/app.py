@@ -15,6 +15,7 @@ from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
 from thidua.web.health import healthz, readyz
 from thidua.web.ledger import log_key
+from thidua.web.observe import observe
 
 
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             WebSocketRoute("/clusters/{code}/graphql", graphql),
         ]
     )
+    observe(app, runtime)  # /metrics, request ids, access log, traces
     app.state.runtime = runtime
     app.state.ledger = ledger
     return app
