@@ -330,8 +330,9 @@ class GraphQLView(GraphQL[Context, RootValue]):
             )
         return None
 
-    def operation_name(self, request_data: GraphQLRequestData) -> str | None:
-        """The operation a request runs, by name: the one it names, else its only one."""
+    def operation_name(self, request_data: GraphQLRequestData) -> object:
+        """The operation a request runs, by name: the one it names (as sent: maybe not a
+        string), else its only one."""
         if request_data.operation_name or not isinstance(request_data.query, str):
             return request_data.operation_name
         document = self.document(request_data.query)

@@ -74,10 +74,11 @@ def noting(note: RequestNote) -> Iterator[RequestNote]:
         _current.reset(token)
 
 
-def note_operation(name: str | None) -> None:
-    """The GraphQL operation the request runs (its name only, when it has a valid one)."""
+def note_operation(name: object) -> None:
+    """The GraphQL operation the request runs: its name, when the client sent a valid one
+    (it may have sent anything)."""
     note = _current.get()
-    if note is not None and name and OPERATION.fullmatch(name):
+    if note is not None and isinstance(name, str) and OPERATION.fullmatch(name):
         note.operation = name
 
 
