@@ -115,6 +115,8 @@ async def test_metrics_count_writes_refusals_conflicts_lag_and_pool(
             "CONCURRENCY_CONFLICT"
         )
         after = await scrape(api)
+        written = await api.store.read_log(cluster)
+    assert not [e for e in written if "trace_id" in e.metadata_json]  # tracing is off
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -183,26 +185,30 @@ def test_telemetry_settings_are_checked() -> None:
             Settings.from_env(wrong)
 
 
-# Logs: the real `thidua serve`, its stderr read as an operator's collector would.
+# Logs: the real `thidua serve`, its stderr read as an operator's collector would, with
+# traces switched on as an operator would (the console exporter: no network), to stdout.
 
 
 @asynccontextmanager
 async def served(dsn: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, list[str]]]:
-    """`thidua serve` with JSON logs on a free port; the lines it wrote, once it stopped."""
+    """`thidua serve` with JSON logs on a free port; the lines it wrote, once it stopped.
+    Its spans go to tmp_path/spans.json."""
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": dsn,
         "THIDUA_DATA_DIR": str(tmp_path),
         "THIDUA_JWT_SECRET": SECRET,
         "THIDUA_LOG_FORMAT": "json",
+        "OTEL_TRACES_EXPORTER": "console",
     }
-    server = subprocess.Popen(  # noqa: ASYNC220 - started once; waited on in a thread
-        [sys.executable, "-m", "thidua", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with (tmp_path / "spans.json").open("w") as spans:
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once; waited on in a thread
+            [sys.executable, "-m", "thidua", "serve", "--port", str(port)],
+            env=env,
+            stdout=spans,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     lines: list[str] = []
     try:
         url = f"http://127.0.0.1:{port}"
@@ -211,8 +217,18 @@ async def served(dsn: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncCli
             yield http, lines
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = await asyncio.to_thread(server.communicate, timeout=60)
+        _, output = await asyncio.to_thread(server.communicate, timeout=60)
         lines.extend(line for line in output.splitlines() if line.strip())
+
+
+def exported(path: Path) -> list[dict[str, Any]]:
+    """The console exporter's spans: JSON objects one after another."""
+    text, found, at = path.read_text(), [], 0
+    decoder = json.JSONDecoder()
+    while (at := len(text) - len(text[at:].lstrip())) < len(text):
+        span, at = decoder.raw_decode(text, at)
+        found.append(span)
+    return found
 
 
 def raw_get(port: int, target: str, tok: str) -> bytes:
@@ -250,7 +266,9 @@ async def test_log_lines_are_json_with_the_ids_and_no_token(dsn: str, tmp_path: 
         port = int(str(http.base_url).rsplit(":", 1)[1].strip("/"))
         await asyncio.to_thread(raw_get, port, f"{path}#token={secret}", secret)
     assert lines, "the server wrote no log line"
-    assert not [line for line in lines if secret in line or secret[:40] in line]
+    signature = secret.rsplit(".", 1)[1]
+    assert not [line for line in lines if secret in line or signature in line]
+    assert signature not in (tmp_path / "spans.json").read_text()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"timestamp", "level", "logger", "message"} <= r.keys() for r in records)
     assert any(r["logger"].startswith("uvicorn") for r in records)  # uvicorn's lines too
@@ -266,8 +284,25 @@ async def test_log_lines_are_json_with_the_ids_and_no_token(dsn: str, tmp_path: 
         "outcome": "SELF_SCORE_DEADLINE_PASSED",
     }
     assert isinstance(mutation["latency_ms"], float)
+    # Traced: the line names its trace; the exported server span and the refused attempt
+    # the log recorded name the same one.
+    servers = {
+        s["context"]["trace_id"][2:]: s["name"]
+        for s in exported(tmp_path / "spans.json")
+        if s["kind"] == "SpanKind.SERVER"
+    }
+    assert servers[mutation["trace_id"]] == f"POST {ROUTE}"
+    store = await EventStore.open(dsn)
+    try:
+        attempt = (await store.read_log(cluster))[-1]
+    finally:
+        await store.close()
+    assert attempt.metadata_json["command"] == "selfScore"
+    assert attempt.metadata_json["request_id"] == mutation["request_id"]
+    assert attempt.metadata_json["trace_id"] == mutation["trace_id"]
     query = next(r for r in requests if r["request_id"] == read.headers["x-request-id"])
-    assert query["correlation_id"] == trace
+    assert query["correlation_id"] == query["trace_id"] == trace  # the caller's trace, joined
+    assert servers[trace] == f"GET {ROUTE}"
     assert (query["route"], query["outcome"]) == (ROUTE, "ok")
     assert "token" not in json.dumps(query)
     unauthenticated = [r for r in requests if r["outcome"] == "UNAUTHENTICATED"]

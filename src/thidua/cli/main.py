@@ -72,6 +72,7 @@ async def watched(settings: Settings) -> AsyncIterator[None]:
     tracing = traces.exporting(settings.telemetry.traces, os.environ)
     if tracing is not None:
         traces.start(tracing)
+        logging.getLogger("thidua").info("traces exported (%s)", settings.telemetry.traces)
     try:
         yield
     finally:
