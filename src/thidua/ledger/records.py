@@ -29,21 +29,18 @@ class Metadata:
         """The stored form: every text in NFC; the command's name and its trace id where
         there are."""
         named = {} if self.command is None else {"command": self.command}
-        traced = {} if self.trace_id is None else {"trace_id": self.trace_id}
-        return (
-            named
-            | traced
-            | {
-                "actor": nfc(self.actor),
-                "role": nfc(self.role),
-                "reason": None if self.reason is None else nfc(self.reason),
-                "unit": self.unit,
-                "correlation_id": self.correlation_id,
-                "causation_id": self.causation_id,
-                "request_id": self.request_id,
-                "occurred_at": None if self.occurred_at is None else self.occurred_at.isoformat(),
-            }
-        )
+        if self.trace_id is not None:
+            named["trace_id"] = self.trace_id
+        return named | {
+            "actor": nfc(self.actor),
+            "role": nfc(self.role),
+            "reason": None if self.reason is None else nfc(self.reason),
+            "unit": self.unit,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "request_id": self.request_id,
+            "occurred_at": None if self.occurred_at is None else self.occurred_at.isoformat(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Metadata":
