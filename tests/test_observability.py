@@ -3,7 +3,9 @@ lines with the request's ids (and never a token), and OpenTelemetry traces from 
 request down to each SQL statement, whose trace id the appended event carries."""
 
 import asyncio
+import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -33,7 +35,8 @@ from thidua.domain.rights import Actor, Role
 from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
-from thidua.telemetry import traces
+from thidua.telemetry import logs, traces
+from thidua.telemetry.request import RequestNote, noting
 
 SCORE = (
     "mutation SelfScore($points: Decimal!, $v: Int) {"
@@ -310,6 +313,36 @@ async def test_log_lines_are_json_with_the_ids_and_no_token(dsn: str, tmp_path: 
     refusal = next(r for r in records if r["logger"] == "thidua.api")
     assert refusal["request_id"] == unauthenticated[0]["request_id"]
     assert refusal["correlation_id"] == refusal["request_id"]  # none given: its own id
+
+
+def test_a_token_in_a_message_or_a_traceback_is_blanked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last guard: a token some code put in a message or an exception is not written."""
+    secret = token("postgresql://unused", "Ai đó", ["cum-a"], Role.AUDITOR)
+    written = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", written)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure("json", "INFO")
+        note = RequestNote("r-1", "c-1", ROUTE, cluster="cum-a", operation="Doc")
+        with noting(note):
+            log = logging.getLogger("thidua.test")
+            log.warning("header was Bearer %s", secret, extra={"authorization": secret})
+            try:
+                raise ValueError(f"cannot read {secret}")
+            except ValueError:
+                log.exception("failed")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["header was [redacted]", "failed"]
+    assert lines[0]["authorization"] == "[redacted]"
+    assert "ValueError: cannot read [redacted]" in lines[1]["exception"]
+    assert lines[1] == lines[1] | {"request_id": "r-1", "correlation_id": "c-1", "cluster": "cum-a"}
+    assert secret.rsplit(".", 1)[1] not in written.getvalue()
 
 
 # Traces.

@@ -26,6 +26,12 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TOKEN = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*|(?i:bearer)\s+[\w.~+/=-]+")
 _SECRET_KEYS = frozenset({"authorization", "token", "password", "secret", "cookie"})
 _DROPPED = ("color_message",)  # uvicorn's message again, with terminal colours
+# Values the server made itself, or checked against a pattern no token fits: no need to
+# look for a token in them (a caller's correlation id is looked at).
+_OURS = frozenset(
+    {"timestamp", "level", "logger", "request_id", "cluster", "operation", "trace_id"}
+    | {"method", "route", "outcome"}
+)
 REDACTED = "[redacted]"
 
 
@@ -50,7 +56,7 @@ def _redact(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     for key, value in event.items():
         if key.lower() in _SECRET_KEYS:
             event[key] = REDACTED
-        elif isinstance(value, str):
+        elif isinstance(value, str) and key not in _OURS:
             event[key] = _TOKEN.sub(REDACTED, value)
     return event
 
