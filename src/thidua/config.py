@@ -10,6 +10,7 @@ from pathlib import Path
 
 from thidua.errors import ThiduaError
 from thidua.ledger.note import generate_key
+from thidua.telemetry import logs, traces
 
 
 class ConfigurationError(ThiduaError):
@@ -134,6 +135,64 @@ class ReplicaSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """How the instance is watched: its log lines' format and level, whether /metrics is
+    served (and the bearer token it then asks for, if any), and where traces go."""
+
+    log_format: str = "console"
+    log_level: str = "INFO"
+    metrics: bool = True
+    metrics_token: str | None = None
+    traces: str = "none"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], production: bool) -> "TelemetrySettings":
+        log_format = _choice(
+            env, "THIDUA_LOG_FORMAT", logs.FORMATS, "json" if production else "console"
+        )
+        level = _choice(env, "THIDUA_LOG_LEVEL", logs.LEVELS, "INFO", upper=True)
+        metrics = _choice(env, "THIDUA_METRICS", ("on", "off"), "on") == "on"
+        # The SDK's own switches: no exporter unless one is named or an endpoint given.
+        default = "otlp" if _otlp_endpoint(env) else "none"
+        exporter = _choice(env, "OTEL_TRACES_EXPORTER", traces.EXPORTERS, default)
+        if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            exporter = "none"
+        protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+        )
+        if exporter == "otlp" and protocol != "http/protobuf":
+            raise ConfigurationError(
+                "OTEL_EXPORTER_OTLP_PROTOCOL: chỉ hỗ trợ http/protobuf "
+                "(only http/protobuf is supported)."
+            )
+        token = env.get("THIDUA_METRICS_TOKEN") or None
+        return cls(log_format, level, metrics, token, exporter)
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> bool:
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def _choice(
+    env: Mapping[str, str],
+    name: str,
+    allowed: tuple[str, ...],
+    default: str,
+    *,
+    upper: bool = False,
+) -> str:
+    given = (env.get(name) or default).strip()
+    given = given.upper() if upper else given.lower()
+    if given not in allowed:
+        raise ConfigurationError(
+            f"{name} phải là một trong: {', '.join(allowed)} (must be one of these)."
+        )
+    return given
+
+
+@dataclass(frozen=True)
 class Settings:
     """DATABASE_URL names a PostgreSQL server; without it an embedded one runs in data_dir."""
 
@@ -145,6 +204,7 @@ class Settings:
     log: LogSettings = LogSettings()
     replicas: ReplicaSettings = ReplicaSettings()
     sign_in: SignInSettings = SignInSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -179,7 +239,10 @@ class Settings:
             )
         replicas = ReplicaSettings.from_env(env)
         sign_in = SignInSettings.from_env(env)
-        return cls(url, data_dir, production, tokens, introspection, log, replicas, sign_in)
+        telemetry = TelemetrySettings.from_env(env, production)
+        return cls(
+            url, data_dir, production, tokens, introspection, log, replicas, sign_in, telemetry
+        )
 
     def token_secret(self) -> str | None:
         """The HS256 secret: configured, or in development one kept in the data folder."""
