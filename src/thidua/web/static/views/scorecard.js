@@ -102,18 +102,24 @@ function field(name, text, control) {
   return [name, h("label.wide", text, control), control];
 }
 
+// The API keeps one text per explanation: the evidence is named at its end.
+const EVIDENCE = "\nMinh chứng: ";
+
 function answerForm(f, send) {
   const pending = f.answer && f.answer.outcome === "PENDING";
-  const text = h("textarea", { name: "text", rows: 3 }, pending ? f.answer.text : "");
-  const evidence = h("input", { name: "evidence", placeholder: "Số văn bản; cách nhau bởi ;" });
-  return actionForm("answer-finding",
+  const [said, named = ""] = pending ? f.answer.text.split(EVIDENCE) : [""];
+  const text = h("textarea", { name: "text", rows: 3 }, said);
+  const evidence = h("input", { name: "evidence", value: named,
+    placeholder: "Số văn bản; cách nhau bởi ;" });
+  const form = actionForm("answer-finding",
     [field("text", "Giải trình của đơn vị", text), field("evidence", "Minh chứng", evidence)],
     [["answer", pending ? "Gửi lại giải trình" : "Gửi giải trình", true]],
     (_, v) => send(ANSWER, {
       criterion: f.criterion,
-      // The API keeps one text per explanation: the evidence is named at its end.
-      text: v.text && v.evidence ? `${v.text}\nMinh chứng: ${v.evidence}` : v.text,
+      text: v.text && v.evidence ? v.text + EVIDENCE + v.evidence : v.text,
     }, "Đã gửi giải trình."));
+  // A waiting explanation may be replaced; the form stays folded until asked for.
+  return pending ? h("details.again", h("summary", "Sửa giải trình đang chờ"), form) : form;
 }
 
 function decisionForm(f, send) {
