@@ -6,11 +6,13 @@ $THIDUA_ARTIFACTS (default artifacts/).
 Slow, so they run on one database server only, whatever the suite's `server` fixture
 offers: the pages add nothing the API tests do not already check on each server."""
 
+import asyncio
 import base64
 import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -22,7 +24,14 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    Page,
+    Route,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
 
 from api_client import SECRET, Api, serving, token
 from thidua.config import SignInSettings
@@ -673,3 +682,75 @@ async def test_the_self_assessment_workbook_downloads_and_uploads_from_the_work_
     entries = card["cluster"]["year"]["scorecard"]["entries"]
     assert sorted((e["criterion"], e["points"]) for e in entries) == [("A2", "14.50"), ("B1", "7.25")]
     assert entries[0]["evidence"] == ["Báo cáo 5/BC", "Quyết định 7/QĐ"]
+
+
+class Line:
+    """The dashboard's live connection, through Playwright: forwarded to the server, then
+    dropped, refused while `down`, and, once back, with the server's results withheld, so
+    what the page shows after it reconnects can only come from asking again."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.refused = 0
+        self.opened: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+
+    async def route(self, page_side: WebSocketRoute) -> None:
+        if self.down:
+            self.refused += 1
+            await page_side.close(code=1011, reason="mạng đứt")
+            return
+        server_side = page_side.connect_to_server()
+        if self.opened:  # a reconnection: the subscription's own results are withheld
+            server_side.on_message(
+                lambda message: None if '"next"' in str(message) else page_side.send(message)
+            )
+        self.opened.append((page_side, server_side))
+
+    async def drop(self) -> None:
+        self.down = True
+        page_side, server_side = self.opened[-1]
+        await server_side.close()
+        await page_side.close(code=1011, reason="mạng đứt")
+
+
+CITY_LOWERS_A1 = """mutation ($u: String!) { cityAdjust(input: {year: 2025, unit: $u,
+  criterion: "A1", points: "1", explanation: "Thanh tra xác định lại chỉ tiêu"})
+  { positions } }"""
+
+
+async def test_the_dashboard_reconnects_and_catches_up_on_what_was_written_meanwhile(
+    browser: Browser, api: Api, played: str
+) -> None:
+    screen = token(api.dsn, "Màn hình phòng họp", [played], Role.DASHBOARD)
+    city = token(api.dsn, "Nguyễn Văn An", ["*"], Role.CITY_BOARD)
+    line = Line()
+    page = await signed_in(browser, api, screen)
+    await page.route_web_socket(re.compile(r"/graphql$"), line.route)
+    await page.goto(f"{api.url}/clusters/{played}/years/{YEAR}")
+    live = page.locator(".live")
+    await expect(live).to_contain_text("Cập nhật trực tiếp", timeout=WAIT)
+    await page.evaluate("window.stillTheSamePage = true")
+
+    await line.drop()
+    await expect(live).to_have_text(
+        "Mất kết nối cập nhật trực tiếp; đang thử kết nối lại…", timeout=WAIT
+    )
+    api.clock.on(date(YEAR + 1, 1, 10))  # after the reopening, whatever ran before
+    last = DEMO[0].units[-1][0]
+    await api.ok(CITY_LOWERS_A1, {"u": last}, token=city, cluster=played)
+    now = await api.ok(STANDINGS, {"year": YEAR}, token=screen, cluster=played)
+    total = next(s for s in now["cluster"]["year"]["standings"] if s["unit"] == last)["total"]
+    row = page.locator(f'table.standings tbody tr[data-unit="{last}"]')
+    assert await row.locator("td.total").text_content() != two_decimals(total)
+    async with asyncio.timeout(WAIT / 1000):
+        while line.refused == 0:  # noqa: ASYNC110 (the page's retry is its own timer)
+            await asyncio.sleep(0.1)
+    await shot(page, "bang-xep-hang-mat-ket-noi", full=False)
+
+    line.down = False
+    await expect(row.locator("td.total")).to_have_text(two_decimals(total), timeout=WAIT)
+    await expect(live).to_contain_text("Đã kết nối lại")
+    assert len(line.opened) == 2 and line.refused >= 1
+    assert await page.evaluate("window.stillTheSamePage") is True, "the page was reloaded"
+    await shot(page, "bang-xep-hang-ket-noi-lai", full=False)
+    await page.close()
