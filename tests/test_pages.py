@@ -736,19 +736,22 @@ async def test_the_dashboard_reconnects_and_catches_up_on_what_was_written_meanw
         "Mất kết nối cập nhật trực tiếp; đang thử kết nối lại…", timeout=WAIT
     )
     api.clock.on(date(YEAR + 1, 1, 10))  # after the reopening, whatever ran before
-    last = DEMO[0].units[-1][0]
-    await api.ok(CITY_LOWERS_A1, {"u": last}, token=city, cluster=played)
+    before = await api.ok(STANDINGS, {"year": YEAR}, token=screen, cluster=played)
+    first = next(s for s in before["cluster"]["year"]["standings"] if s["rank"] == 1)["unit"]
+    await api.ok(CITY_LOWERS_A1, {"u": first}, token=city, cluster=played)
     now = await api.ok(STANDINGS, {"year": YEAR}, token=screen, cluster=played)
-    total = next(s for s in now["cluster"]["year"]["standings"] if s["unit"] == last)["total"]
-    row = page.locator(f'table.standings tbody tr[data-unit="{last}"]')
-    assert await row.locator("td.total").text_content() != two_decimals(total)
+    fallen = next(s for s in now["cluster"]["year"]["standings"] if s["unit"] == first)
+    assert fallen["rank"] != 1
+    row = page.locator(f'table.standings tbody tr[data-unit="{first}"]')
+    await expect(row.locator("td.rank")).to_have_text("1")  # the page has not heard yet
     async with asyncio.timeout(WAIT / 1000):
         while line.refused == 0:  # noqa: ASYNC110 (the page's retry is its own timer)
             await asyncio.sleep(0.1)
     await shot(page, "bang-xep-hang-mat-ket-noi", full=False)
 
     line.down = False
-    await expect(row.locator("td.total")).to_have_text(two_decimals(total), timeout=WAIT)
+    await expect(row.locator("td.total")).to_have_text(two_decimals(fallen["total"]), timeout=WAIT)
+    await expect(row.locator("td.rank")).to_have_text(str(fallen["rank"]))
     await expect(live).to_contain_text("Đã kết nối lại")
     assert len(line.opened) == 2 and line.refused >= 1
     assert await page.evaluate("window.stillTheSamePage") is True, "the page was reloaded"
