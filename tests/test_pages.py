@@ -757,3 +757,47 @@ async def test_the_dashboard_reconnects_and_catches_up_on_what_was_written_meanw
     assert await page.evaluate("window.stillTheSamePage") is True, "the page was reloaded"
     await shot(page, "bang-xep-hang-ket-noi-lai", full=False)
     await page.close()
+
+
+async def test_a_criterion_changed_after_the_unit_scored_it_is_marked_to_score_again(
+    browser: Browser, api: Api
+) -> None:
+    code = await open_year(api)
+    leader, unit = DEMO[0].units[0][0], DEMO[0].units[2][0]
+    officer = token(api.dsn, "Trần Văn Bình", [code], Role.MEMBER_OFFICER, unit)
+    for criterion, points in (("A1", "27"), ("A3", "9")):
+        await api.ok(SCORE, {"u": unit, "c": criterion, "p": points}, token=officer, cluster=code)
+    # The cluster adopts a new version in which A3 is worded again: A3 must be scored again.
+    secretariat = Actor("Phòng Thi đua", Role.SECRETARIAT, leader)
+    before = amended(CITY_CRITERIA)
+    a3 = replace(before.by_code()["A3"], title="Nhiệm vụ đặc thù, đột xuất của ngành")
+    changed = replace(
+        before,
+        version="2025.2",
+        effective_from=date(YEAR, 11, 20),
+        criteria=tuple(a3 if c.code == "A3" else c for c in before.criteria),
+    )
+    adopt = c.AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, changed)
+    await Emulation(api.store, api.clock).handle(Envelope(code, secretariat.caller()), adopt)
+
+    page = await signed_in(browser, api, officer)
+    await page.goto(f"{api.url}/clusters/{code}/years/{YEAR}/units/{unit}")
+    row = page.locator('table.scorecard tr[data-criterion="A3"]')
+    await expect(row.locator(".badge")).to_have_text("Phải chấm lại", timeout=WAIT)
+    await expect(row).to_have_class(re.compile(r"\bflagged\b"))
+    await expect(row).to_contain_text("Nhiệm vụ đặc thù, đột xuất của ngành")
+    await expect(page.locator("table.scorecard .badge")).to_have_count(1)  # A1 stands
+    await expect(page.locator("p.sub")).to_contain_text("bộ tiêu chí 2025.2")
+    await shot(page, "phieu-cham-phai-cham-lai")
+
+    # Scored again under the new wording, the mark goes.
+    await api.ok(SCORE, {"u": unit, "c": "A3", "p": "8.5"}, token=officer, cluster=code)
+    await page.reload()
+    await expect(row.locator("td.num").nth(1)).to_have_text("8,50", timeout=WAIT)
+    await expect(page.locator("table.scorecard .badge")).to_have_count(0)
+    await page.close()
+
+
+SCORE = """mutation ($u: String!, $c: String!, $p: Decimal!) { selfScore(input: {year: 2025,
+  unit: $u, criterion: $c, points: $p, explanation: "Tự đánh giá", evidence: ["Báo cáo 1"]})
+  { version } }"""
