@@ -524,8 +524,8 @@ async def test_a_unit_answers_a_finding_and_the_secretariat_decides_on_the_score
     secretariat = token(api.dsn, "Phòng Thi đua", [code], Role.SECRETARIAT, leader)
     officer = token(api.dsn, "Trần Văn Bình", [code], Role.MEMBER_OFFICER, unit)
     for criterion, points in (("A1", "20"), ("A2", "10")):
-        await api.ok(VERIFY, {"u": unit, "c": criterion, "p": points}, token=secretariat,
-                     cluster=code)  # fmt: skip
+        verify = {"u": unit, "c": criterion, "p": points}
+        await api.ok(VERIFY, verify, token=secretariat, cluster=code)
     path = f"{api.url}/clusters/{code}/years/{YEAR}/units/{unit}"
 
     # The unit's officer answers A1 and A2; an empty answer is refused under its field.
@@ -560,8 +560,9 @@ async def test_a_unit_answers_a_finding_and_the_secretariat_decides_on_the_score
     a1, a2 = (page.locator(f'ul.findings li[data-criterion="{c}"]') for c in ("A1", "A2"))
     await expect(a2.locator("form.decide-explanation")).to_be_visible(timeout=WAIT)
     await expect(page.locator("form.answer-finding")).to_have_count(0)
-    no_reason = await api.post(REJECT, {"u": unit, "c": "A2", "r": ""}, token=secretariat,
-                               cluster=code)  # fmt: skip
+    no_reason = await api.post(
+        REJECT, {"u": unit, "c": "A2", "r": ""}, token=secretariat, cluster=code
+    )
     await a2.locator("button[name=reject]").click()
     await expect(a2.locator(".field-refusal")).to_have_text(
         no_reason[1]["errors"][0]["message"], timeout=WAIT
@@ -636,7 +637,8 @@ async def test_the_self_assessment_workbook_downloads_and_uploads_from_the_work_
     book = load_workbook(io.BytesIO((await form.path()).read_bytes()))
     sheet = book["Tự chấm điểm"]
     columns, rows = form_cells(sheet)
-    points, why, proof = (columns[h] for h in ("Điểm tự chấm", "Giải trình", "Minh chứng (mỗi tài liệu một dòng)"))  # fmt: skip
+    points, why = columns["Điểm tự chấm"], columns["Giải trình"]
+    proof = columns["Minh chứng (mỗi tài liệu một dòng)"]
 
     # Two bad rows: the page lists the API's message for each cell, and nothing is written.
     sheet.cell(rows["A2"], points).value = 16  # over 15
@@ -680,7 +682,8 @@ async def test_the_self_assessment_workbook_downloads_and_uploads_from_the_work_
     await page.close()
     card = await api.ok(OWN_CARD, {"unit": unit}, token=officer, cluster=code)
     entries = card["cluster"]["year"]["scorecard"]["entries"]
-    assert sorted((e["criterion"], e["points"]) for e in entries) == [("A2", "14.50"), ("B1", "7.25")]
+    landed = sorted((e["criterion"], e["points"]) for e in entries)
+    assert landed == [("A2", "14.50"), ("B1", "7.25")]
     assert entries[0]["evidence"] == ["Báo cáo 5/BC", "Quyết định 7/QĐ"]
 
 
@@ -753,7 +756,8 @@ async def test_the_dashboard_reconnects_and_catches_up_on_what_was_written_meanw
     await expect(row.locator("td.total")).to_have_text(two_decimals(fallen["total"]), timeout=WAIT)
     await expect(row.locator("td.rank")).to_have_text(str(fallen["rank"]))
     await expect(live).to_contain_text("Đã kết nối lại")
-    assert len(line.opened) == 2 and line.refused >= 1
+    assert len(line.opened) == 2
+    assert line.refused >= 1
     assert await page.evaluate("window.stillTheSamePage") is True, "the page was reloaded"
     await shot(page, "bang-xep-hang-ket-noi-lai", full=False)
     await page.close()
