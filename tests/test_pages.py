@@ -6,10 +6,13 @@ $THIDUA_ARTIFACTS (default artifacts/).
 Slow, so they run on one database server only, whatever the suite's `server` fixture
 offers: the pages add nothing the API tests do not already check on each server."""
 
+import asyncio
 import base64
 import hashlib
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -20,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from openpyxl import load_workbook
+from playwright.async_api import (
+    Browser,
+    Page,
+    Route,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
 
 from api_client import SECRET, Api, serving, token
 from thidua.config import SignInSettings
@@ -491,3 +502,306 @@ async def test_a_token_over_every_cluster_names_the_cluster_it_wants(
     )
     assert page.url == f"{api.url}/clusters/{played}/years/{YEAR}"
     await page.close()
+
+
+# Disputes, the self-assessment workbook, a dropped live connection, criteria to re-score.
+
+VERIFY = """mutation ($u: String!, $c: String!, $p: Decimal!) { verifyScore(input: {year: 2025,
+  unit: $u, criterion: $c, points: $p, explanation: "Minh chứng chưa đủ"}) { version } }"""
+ANSWER = """mutation ($u: String!, $c: String!, $t: String!) { answerFinding(input: {year: 2025,
+  unit: $u, criterion: $c, text: $t}) { version } }"""
+REJECT = """mutation ($u: String!, $c: String!, $r: String!) { rejectExplanation(input: {
+  year: 2025, unit: $u, criterion: $c, reason: $r}) { version } }"""
+FINDINGS = """query ($u: String!) { cluster { year(year: 2025) { scorecard(unit: $u) {
+  findings { criterion points answer { text outcome reason points } } } } } }"""
+
+
+async def test_a_unit_answers_a_finding_and_the_secretariat_decides_on_the_scorecard(
+    browser: Browser, api: Api
+) -> None:
+    code = await open_year(api)
+    leader, unit = DEMO[0].units[0][0], DEMO[0].units[2][0]
+    secretariat = token(api.dsn, "Phòng Thi đua", [code], Role.SECRETARIAT, leader)
+    officer = token(api.dsn, "Trần Văn Bình", [code], Role.MEMBER_OFFICER, unit)
+    for criterion, points in (("A1", "20"), ("A2", "10")):
+        verify = {"u": unit, "c": criterion, "p": points}
+        await api.ok(VERIFY, verify, token=secretariat, cluster=code)
+    path = f"{api.url}/clusters/{code}/years/{YEAR}/units/{unit}"
+
+    # The unit's officer answers A1 and A2; an empty answer is refused under its field.
+    page = await signed_in(browser, api, officer)
+    await page.goto(path)
+    a1 = page.locator('ul.findings li[data-criterion="A1"]')
+    await expect(a1.locator("form.answer-finding")).to_be_visible(timeout=WAIT)
+    await expect(page.locator("form.decide-explanation")).to_have_count(0)
+    empty = await api.post(ANSWER, {"u": unit, "c": "A1", "t": " "}, token=officer, cluster=code)
+    await a1.locator("button[name=answer]").click()
+    await expect(a1.locator(".field-refusal")).to_have_text(
+        empty[1]["errors"][0]["message"], timeout=WAIT
+    )
+    await expect(a1.locator("textarea[name=text]")).to_have_attribute("aria-invalid", "true")
+    await shot(page, "giai-trinh-tu-choi")
+    for criterion in ("A1", "A2"):
+        item = page.locator(f'ul.findings li[data-criterion="{criterion}"]')
+        await item.locator("textarea[name=text]").fill(f"Đã bổ sung báo cáo về {criterion}")
+        await item.locator("input[name=evidence]").fill("Báo cáo số 15/BC")
+        await item.locator("button[name=answer]").click()
+        await expect(item.locator(".outcome")).to_have_text("Đang chờ quyết định", timeout=WAIT)
+    await expect(page.locator("p.saved")).to_have_text("Đã gửi giải trình.")
+    await expect(a1.locator(".answer em")).to_have_text(
+        "Đã bổ sung báo cáo về A1\nMinh chứng: Báo cáo số 15/BC"
+    )
+    await shot(page, "giai-trinh-da-gui")
+    await page.close()
+
+    # The secretariat: a rejection without a reason is refused, then A1 accepted, A2 not.
+    page = await signed_in(browser, api, secretariat)
+    await page.goto(path)
+    a1, a2 = (page.locator(f'ul.findings li[data-criterion="{c}"]') for c in ("A1", "A2"))
+    await expect(a2.locator("form.decide-explanation")).to_be_visible(timeout=WAIT)
+    await expect(page.locator("form.answer-finding")).to_have_count(0)
+    no_reason = await api.post(
+        REJECT, {"u": unit, "c": "A2", "r": ""}, token=secretariat, cluster=code
+    )
+    await a2.locator("button[name=reject]").click()
+    await expect(a2.locator(".field-refusal")).to_have_text(
+        no_reason[1]["errors"][0]["message"], timeout=WAIT
+    )
+    await expect(a2.locator("textarea[name=reason]")).to_have_attribute("aria-invalid", "true")
+    await a1.locator("input[name=points]").fill("25")
+    await a1.locator("textarea[name=reason]").fill("Báo cáo bổ sung chứng minh chỉ tiêu")
+    await a1.locator("button[name=accept]").click()
+    await expect(a1.locator(".outcome")).to_have_text(
+        "Được chấp nhận (điểm thẩm định 25,00) — Báo cáo bổ sung chứng minh chỉ tiêu",
+        timeout=WAIT,
+    )
+    await a2.locator("textarea[name=reason]").fill("Báo cáo lập sau thời điểm kiểm tra")
+    await a2.locator("button[name=reject]").click()
+    await expect(a2.locator(".outcome")).to_have_text(
+        "Không được chấp nhận — Báo cáo lập sau thời điểm kiểm tra", timeout=WAIT
+    )
+    verified = page.locator('table.scorecard tr[data-criterion="A1"] td.num').nth(2)
+    await expect(verified).to_have_text("25,00")
+    await expect(page.locator("form.decide-explanation")).to_have_count(0)  # nothing waits
+    await shot(page, "giai-trinh-da-quyet-dinh")
+    await page.close()
+
+    found = await api.ok(FINDINGS, {"u": unit}, token=secretariat, cluster=code)
+    decided = {
+        f["criterion"]: (f["points"], f["answer"]["outcome"], f["answer"]["reason"])
+        for f in found["cluster"]["year"]["scorecard"]["findings"]
+    }
+    assert decided == {
+        "A1": ("25.00", "ACCEPTED", "Báo cáo bổ sung chứng minh chỉ tiêu"),
+        "A2": ("10.00", "REJECTED", "Báo cáo lập sau thời điểm kiểm tra"),
+    }
+
+    # An auditor reads the findings and their outcome, with nothing to act on.
+    auditor = token(api.dsn, "Lê Thị Hoa", [code], Role.AUDITOR)
+    page = await signed_in(browser, api, auditor)
+    await page.goto(path)
+    await expect(page.locator("ul.findings li .outcome")).to_have_count(2, timeout=WAIT)
+    await expect(page.locator("ul.findings form")).to_have_count(0)
+    await page.close()
+
+
+def form_cells(sheet: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """The form's columns by header, and each criterion's row by the hidden code (col. I)."""
+    header_at = next(r[8].row for r in sheet.iter_rows(max_col=9) if r[8].value == FORM_ID)
+    columns = {str(c.value): c.column for c in sheet[header_at]}
+    rows = {
+        str(r[0].value): r[0].row
+        for r in sheet.iter_rows(min_row=header_at + 1, min_col=9, max_col=9)
+        if r[0].value
+    }
+    return columns, rows
+
+
+FORM_ID = "Mã ẩn (không sửa)"
+SELF_TOTAL = """query ($u: String!) { cluster { year(year: 2025) {
+  standings(layer: SELF) { unit total } } } }"""
+
+
+async def test_the_self_assessment_workbook_downloads_and_uploads_from_the_work_page(
+    browser: Browser, api: Api, tmp_path: Path
+) -> None:
+    code = await open_year(api)
+    unit = DEMO[0].units[2][0]
+    officer = token(api.dsn, "Trần Văn Bình", [code], Role.MEMBER_OFFICER, unit)
+    page = await signed_in(browser, api, officer)
+    await page.goto(f"{api.url}/clusters/{code}/years/{YEAR}/units/{unit}/work")
+    async with page.expect_download() as downloading:
+        await page.click("text=Tải biểu mẫu tự chấm (Excel)")
+    form = await downloading.value
+    assert form.suggested_filename == f"tu-cham-{code}-{YEAR}-{unit}.xlsx"
+    book = load_workbook(io.BytesIO((await form.path()).read_bytes()))
+    sheet = book["Tự chấm điểm"]
+    columns, rows = form_cells(sheet)
+    points, why = columns["Điểm tự chấm"], columns["Giải trình"]
+    proof = columns["Minh chứng (mỗi tài liệu một dòng)"]
+
+    # Two bad rows: the page lists the API's message for each cell, and nothing is written.
+    sheet.cell(rows["A2"], points).value = 16  # over 15
+    sheet.cell(rows["B1"], points).value = 7.125  # three decimals
+    bad = tmp_path / "tu-cham-loi.xlsx"
+    book.save(bad)
+    refused = await api.http.post(
+        f"/clusters/{code}/years/{YEAR}/units/{unit}/self-assessment.xlsx",
+        content=bad.read_bytes(),
+        headers={"authorization": f"Bearer {officer}"},
+    )
+    assert refused.status_code == 400
+    messages = [e["message"] for e in refused.json()["errors"]]
+    assert len(messages) == 6  # each row: its points, and no explanation nor evidence
+    assert any("vượt điểm tối đa 15.00 của tiêu chí A2" in m for m in messages)
+    await page.set_input_files("form.upload input[type=file]", bad)
+    await page.click("text=Gửi biểu mẫu đã điền")
+    await expect(page.locator("ul.import-errors li")).to_have_text(messages, timeout=WAIT)
+    await shot(page, "tu-cham-excel-loi")
+    card = await api.ok(OWN_CARD, {"unit": unit}, token=officer, cluster=code)
+    assert card["cluster"]["year"]["scorecard"]["entries"] == []
+
+    # Corrected, it lands whole: the form and the unit's self total show the new points.
+    sheet.cell(rows["A2"], points).value = 14.5
+    sheet.cell(rows["B1"], points).value = 7.25
+    for criterion in ("A2", "B1"):
+        sheet.cell(rows[criterion], why).value = f"Hoàn thành {criterion}"
+        sheet.cell(rows[criterion], proof).value = "Báo cáo 5/BC\nQuyết định 7/QĐ"
+    good = tmp_path / "tu-cham.xlsx"
+    book.save(good)
+    await page.set_input_files("form.upload input[type=file]", good)
+    await page.click("text=Gửi biểu mẫu đã điền")
+    await expect(page.locator(".import-result .saved")).to_have_text(
+        "Đã ghi điểm tự chấm của 2 tiêu chí: A2, B1.", timeout=WAIT
+    )
+    await expect(page.locator("p.total strong")).to_have_text("21,75")
+    b1 = page.locator('form.criterion[data-criterion="B1"]')
+    await expect(b1.locator("input[name=points]")).to_have_value("7.25")
+    await expect(b1.locator("textarea[name=explanation]")).to_have_value("Hoàn thành B1")
+    await shot(page, "tu-cham-excel-da-ghi")
+    await page.close()
+    card = await api.ok(OWN_CARD, {"unit": unit}, token=officer, cluster=code)
+    entries = card["cluster"]["year"]["scorecard"]["entries"]
+    landed = sorted((e["criterion"], e["points"]) for e in entries)
+    assert landed == [("A2", "14.50"), ("B1", "7.25")]
+    assert entries[0]["evidence"] == ["Báo cáo 5/BC", "Quyết định 7/QĐ"]
+
+
+class Line:
+    """The dashboard's live connection, through Playwright: forwarded to the server, then
+    dropped, refused while `down`, and, once back, with the server's results withheld, so
+    what the page shows after it reconnects can only come from asking again."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.refused = 0
+        self.opened: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+
+    async def route(self, page_side: WebSocketRoute) -> None:
+        if self.down:
+            self.refused += 1
+            await page_side.close(code=1011, reason="mạng đứt")
+            return
+        server_side = page_side.connect_to_server()
+        if self.opened:  # a reconnection: the subscription's own results are withheld
+            server_side.on_message(
+                lambda message: None if '"next"' in str(message) else page_side.send(message)
+            )
+        self.opened.append((page_side, server_side))
+
+    async def drop(self) -> None:
+        self.down = True
+        page_side, server_side = self.opened[-1]
+        await server_side.close()
+        await page_side.close(code=1011, reason="mạng đứt")
+
+
+CITY_LOWERS_A1 = """mutation ($u: String!) { cityAdjust(input: {year: 2025, unit: $u,
+  criterion: "A1", points: "1", explanation: "Thanh tra xác định lại chỉ tiêu"})
+  { positions } }"""
+
+
+async def test_the_dashboard_reconnects_and_catches_up_on_what_was_written_meanwhile(
+    browser: Browser, api: Api, played: str
+) -> None:
+    screen = token(api.dsn, "Màn hình phòng họp", [played], Role.DASHBOARD)
+    city = token(api.dsn, "Nguyễn Văn An", ["*"], Role.CITY_BOARD)
+    line = Line()
+    page = await signed_in(browser, api, screen)
+    await page.route_web_socket(re.compile(r"/graphql$"), line.route)
+    await page.goto(f"{api.url}/clusters/{played}/years/{YEAR}")
+    live = page.locator(".live")
+    await expect(live).to_contain_text("Cập nhật trực tiếp", timeout=WAIT)
+    await page.evaluate("window.stillTheSamePage = true")
+
+    await line.drop()
+    await expect(live).to_have_text(
+        "Mất kết nối cập nhật trực tiếp; đang thử kết nối lại…", timeout=WAIT
+    )
+    api.clock.on(date(YEAR + 1, 1, 10))  # after the reopening, whatever ran before
+    before = await api.ok(STANDINGS, {"year": YEAR}, token=screen, cluster=played)
+    first = next(s for s in before["cluster"]["year"]["standings"] if s["rank"] == 1)["unit"]
+    await api.ok(CITY_LOWERS_A1, {"u": first}, token=city, cluster=played)
+    now = await api.ok(STANDINGS, {"year": YEAR}, token=screen, cluster=played)
+    fallen = next(s for s in now["cluster"]["year"]["standings"] if s["unit"] == first)
+    assert fallen["rank"] != 1
+    row = page.locator(f'table.standings tbody tr[data-unit="{first}"]')
+    await expect(row.locator("td.rank")).to_have_text("1")  # the page has not heard yet
+    async with asyncio.timeout(WAIT / 1000):
+        while line.refused == 0:  # noqa: ASYNC110 (the page's retry is its own timer)
+            await asyncio.sleep(0.1)
+    await shot(page, "bang-xep-hang-mat-ket-noi", full=False)
+
+    line.down = False
+    await expect(row.locator("td.total")).to_have_text(two_decimals(fallen["total"]), timeout=WAIT)
+    await expect(row.locator("td.rank")).to_have_text(str(fallen["rank"]))
+    await expect(live).to_contain_text("Đã kết nối lại")
+    assert len(line.opened) == 2
+    assert line.refused >= 1
+    assert await page.evaluate("window.stillTheSamePage") is True, "the page was reloaded"
+    await shot(page, "bang-xep-hang-ket-noi-lai", full=False)
+    await page.close()
+
+
+async def test_a_criterion_changed_after_the_unit_scored_it_is_marked_to_score_again(
+    browser: Browser, api: Api
+) -> None:
+    code = await open_year(api)
+    leader, unit = DEMO[0].units[0][0], DEMO[0].units[2][0]
+    officer = token(api.dsn, "Trần Văn Bình", [code], Role.MEMBER_OFFICER, unit)
+    for criterion, points in (("A1", "27"), ("A3", "9")):
+        await api.ok(SCORE, {"u": unit, "c": criterion, "p": points}, token=officer, cluster=code)
+    # The cluster adopts a new version in which A3 is worded again: A3 must be scored again.
+    secretariat = Actor("Phòng Thi đua", Role.SECRETARIAT, leader)
+    before = amended(CITY_CRITERIA)
+    a3 = replace(before.by_code()["A3"], title="Nhiệm vụ đặc thù, đột xuất của ngành")
+    changed = replace(
+        before,
+        version="2025.2",
+        effective_from=date(YEAR, 11, 20),
+        criteria=tuple(a3 if c.code == "A3" else c for c in before.criteria),
+    )
+    adopt = c.AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, changed)
+    await Emulation(api.store, api.clock).handle(Envelope(code, secretariat.caller()), adopt)
+
+    page = await signed_in(browser, api, officer)
+    await page.goto(f"{api.url}/clusters/{code}/years/{YEAR}/units/{unit}")
+    row = page.locator('table.scorecard tr[data-criterion="A3"]')
+    await expect(row.locator(".badge")).to_have_text("Phải chấm lại", timeout=WAIT)
+    await expect(row).to_have_class(re.compile(r"\bflagged\b"))
+    await expect(row).to_contain_text("Nhiệm vụ đặc thù, đột xuất của ngành")
+    await expect(page.locator("table.scorecard .badge")).to_have_count(1)  # A1 stands
+    await expect(page.locator("p.sub")).to_contain_text("bộ tiêu chí 2025.2")
+    await shot(page, "phieu-cham-phai-cham-lai")
+
+    # Scored again under the new wording, the mark goes.
+    await api.ok(SCORE, {"u": unit, "c": "A3", "p": "8.5"}, token=officer, cluster=code)
+    await page.reload()
+    await expect(row.locator("td.num").nth(1)).to_have_text("8,50", timeout=WAIT)
+    await expect(page.locator("table.scorecard .badge")).to_have_count(0)
+    await page.close()
+
+
+SCORE = """mutation ($u: String!, $c: String!, $p: Decimal!) { selfScore(input: {year: 2025,
+  unit: $u, criterion: $c, points: $p, explanation: "Tự đánh giá", evidence: ["Báo cáo 1"]})
+  { version } }"""

@@ -50,9 +50,9 @@ export async function gql(cluster, query, variables = {}) {
   return body.data;
 }
 
-// A subscription: onData(data) for each result, onRefusal(Refusal) when refused or closed.
-// Returns a function that stops it.
-export function subscribe(cluster, query, variables, onData, onRefusal) {
+// A subscription: onData(data) for each result, onRefusal(Refusal) when refused or closed,
+// onReady() once the server accepted the connection. Returns a function that stops it.
+export function subscribe(cluster, query, variables, onData, onRefusal, onReady = () => {}) {
   const url = new URL(endpoint(cluster), location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(url, "graphql-transport-ws");
@@ -66,6 +66,7 @@ export function subscribe(cluster, query, variables, onData, onRefusal) {
     const message = JSON.parse(event.data);
     if (message.type === "connection_ack") {
       socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables } }));
+      onReady();
     } else if (message.type === "ping") {
       socket.send(JSON.stringify({ type: "pong" }));
     } else if (message.type === "next") {
@@ -90,6 +91,31 @@ export function subscribe(cluster, query, variables, onData, onRefusal) {
     stopped = true;
     socket.close();
   };
+}
+
+// A workbook sent to the API with the token (the body is the file itself). Returns the
+// API's data; a refusal is thrown with every problem it names (a workbook's bad cells).
+export async function upload(path, file) {
+  const headers = { "content-type": file.type || "application/octet-stream" };
+  const signed = token();
+  if (signed) headers.authorization = "Bearer " + signed;
+  let response, body;
+  try {
+    response = await fetch(path, { method: "POST", headers, body: file });
+  } catch {
+    throw new Refusal(NETWORK, "NETWORK");
+  }
+  try {
+    body = await response.json();
+  } catch {
+    throw new Refusal(`Máy chủ trả lời lỗi ${response.status}.`, "HTTP_" + response.status);
+  }
+  if (body.errors && body.errors.length) {
+    const refusal = refusalOf(body.errors);
+    refusal.problems = body.errors.map((e) => e.message);
+    throw refusal;
+  }
+  return body.data;
 }
 
 // A file the API serves with the token (evidence, workbooks), saved as the browser saves.

@@ -26,7 +26,7 @@ export function h(tag, attrs, ...children) {
 
 export function show(...children) {
   const main = document.getElementById("main");
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
   return main;
 }
 

@@ -99,10 +99,29 @@ export async function dashboard(code, year) {
   );
   // A meeting-room screen runs all day: a dropped connection is opened again, waiting a
   // little longer each time; a refusal (the token, the cluster) is shown and left alone.
+  // Once back, the page asks for the year again: what was written while it was away (and
+  // any change of members, leader or status) shows without waiting for the next write.
   let wait = 1000;
+  let dropped = false;
+  let heard = 0; // results the subscription brought, so an older re-read never wins
+  const caughtUp = async () => {
+    const asked = heard;
+    try {
+      const again = (await gql(code, QUERY, { year })).cluster.year;
+      if (asked !== heard || !again) return;
+      Object.assign(names, Object.fromEntries(again.members.map((m) => [m.unit, m.name])));
+      standings = again.standings;
+      live.textContent = `Đã kết nối lại · ${when(new Date().toISOString())}`;
+      live.classList.remove("lost");
+      render();
+    } catch (error) {
+      live.textContent = error.message;
+    }
+  };
   const follow = () => subscribe(code, LIVE, { year },
     (next) => {
       wait = 1000;
+      heard += 1;
       standings = next.standingsChanged.standings;
       live.textContent = `Cập nhật trực tiếp · ${when(new Date().toISOString())}` +
         ` · vị trí nhật ký ${next.standingsChanged.position}`;
@@ -113,9 +132,15 @@ export async function dashboard(code, year) {
       live.textContent = error.message;
       live.classList.add("lost");
       if (error.code.startsWith("CLOSED_") && error.code !== "CLOSED_4403") {
+        dropped = true;
         setTimeout(follow, wait);
         wait = Math.min(wait * 2, 30_000);
       }
+    },
+    () => {
+      if (!dropped) return;
+      dropped = false;
+      caughtUp();
     });
   follow();
 }

@@ -50,9 +50,96 @@ function history(entries, who) {
   return h("ol.history", lines);
 }
 
-function findings(list) {
+const ANSWER = `mutation Answer($input: AnswerFindingInput!) {
+  answerFinding(input: $input) { version } }`;
+const ACCEPT = `mutation Accept($input: AcceptExplanationInput!) {
+  acceptExplanation(input: $input) { version } }`;
+const REJECT = `mutation Reject($input: RejectExplanationInput!) {
+  rejectExplanation(input: $input) { version } }`;
+
+// The field a refusal is about, when its code names one.
+const FIELD_OF = { ANSWER_REQUIRED: "text", REASON_REQUIRED: "reason" };
+
+// Who may act on a finding, by the token's claims: the unit's officer answers a finding on
+// its own unit (again while the answer waits, or after a new finding); the secretariat
+// decides an explanation that waits. The API has the last word; its refusal is shown.
+function mayAnswer(unit, f) {
+  const c = claims() || {};
+  if (c.unit !== unit || !(c.roles || []).includes("member_officer")) return false;
+  const a = f.answer;
+  return !a || a.outcome === "PENDING" || new Date(f.scoredAt) > new Date(a.decidedAt);
+}
+
+function mayDecide(f) {
+  const roles = (claims() || {}).roles || [];
+  return roles.includes("secretariat") && f.answer && f.answer.outcome === "PENDING";
+}
+
+// A small form whose buttons each send one mutation; a refusal is shown under its fields
+// and marks the field it is about; success reloads the scorecard with a notice.
+function actionForm(kind, fields, buttons, act) {
+  const said = h("p.field-refusal", { role: "alert", "aria-live": "polite" });
+  const form = h(`form.${kind}`, fields.map(([, label]) => label),
+    h("div.actions", buttons.map(([name, text, primary]) =>
+      h(primary ? "button.primary" : "button.secondary", { type: "button", name,
+        onclick: async () => {
+          said.textContent = "";
+          for (const [, , input] of fields) input.removeAttribute("aria-invalid");
+          const values = Object.fromEntries(fields.map(([n, , i]) => [n, i.value.trim()]));
+          try {
+            await act(name, values);
+          } catch (error) {
+            said.textContent = error.message;
+            const field = fields.find(([n]) => n === FIELD_OF[error.code]);
+            if (field) field[2].setAttribute("aria-invalid", "true");
+          }
+        } }, text))),
+    said);
+  return form;
+}
+
+function field(name, text, control) {
+  return [name, h("label.wide", text, control), control];
+}
+
+// The API keeps one text per explanation: the evidence is named at its end.
+const EVIDENCE = "\nMinh chứng: ";
+
+function answerForm(f, send) {
+  const pending = f.answer && f.answer.outcome === "PENDING";
+  const [said, named = ""] = pending ? f.answer.text.split(EVIDENCE) : [""];
+  const text = h("textarea", { name: "text", rows: 3 }, said);
+  const evidence = h("input", { name: "evidence", value: named,
+    placeholder: "Số văn bản; cách nhau bởi ;" });
+  const form = actionForm("answer-finding",
+    [field("text", "Giải trình của đơn vị", text), field("evidence", "Minh chứng", evidence)],
+    [["answer", pending ? "Gửi lại giải trình" : "Gửi giải trình", true]],
+    (_, v) => send(ANSWER, {
+      criterion: f.criterion,
+      text: v.text && v.evidence ? v.text + EVIDENCE + v.evidence : v.text,
+    }, "Đã gửi giải trình."));
+  // A waiting explanation may be replaced; the form stays folded until asked for.
+  return pending ? h("details.again", h("summary", "Sửa giải trình đang chờ"), form) : form;
+}
+
+function decisionForm(f, send) {
+  const pointsField = h("input", { name: "points", inputMode: "decimal", autocomplete: "off",
+    placeholder: `thẩm định hiện tại ${points(f.points)}` });
+  const reason = h("textarea", { name: "reason", rows: 2 });
+  return actionForm("decide-explanation",
+    [field("points", "Điểm thẩm định nếu chấp nhận", pointsField),
+      field("reason", "Lý do (bắt buộc)", reason)],
+    [["accept", "Chấp nhận giải trình", true], ["reject", "Không chấp nhận", false]],
+    (button, v) => button === "accept"
+      ? send(ACCEPT, { criterion: f.criterion, points: v.points.replace(",", "."),
+        reason: v.reason }, "Đã chấp nhận giải trình.")
+      : send(REJECT, { criterion: f.criterion, reason: v.reason },
+        "Đã không chấp nhận giải trình."));
+}
+
+function findings(list, unit, send) {
   if (!list.length) return h("p.muted", "Chưa có kết quả kiểm tra nào.");
-  return h("ul.findings", list.map((f) => h("li",
+  return h("ul.findings", list.map((f) => h("li", { "data-criterion": f.criterion },
     h("strong", `${f.criterion}: thẩm định ${points(f.points)}`), ` — ${f.explanation}`,
     f.answer
       ? h("div.answer",
@@ -60,10 +147,12 @@ function findings(list) {
           h(`p.outcome.${f.answer.outcome.toLowerCase()}`, OUTCOMES[f.answer.outcome],
             f.answer.points ? ` (điểm thẩm định ${points(f.answer.points)})` : "",
             f.answer.reason ? ` — ${f.answer.reason}` : ""))
-      : h("p.muted", "Đơn vị chưa giải trình."))));
+      : h("p.muted", "Đơn vị chưa giải trình."),
+    mayAnswer(unit, f) ? answerForm(f, send) : null,
+    mayDecide(f) ? decisionForm(f, send) : null)));
 }
 
-export async function scorecard(code, year, unit) {
+export async function scorecard(code, year, unit, notice = "") {
   let data, who;
   try {
     [data, who] = await Promise.all([gql(code, QUERY, { year, unit }), actors(code, unit)]);
@@ -72,6 +161,11 @@ export async function scorecard(code, year, unit) {
   }
   const y = data.cluster.year;
   if (!y) return show(h("p", `Cụm chưa có năm thi đua ${year}.`));
+  // A dispute's step, then the scorecard read again: the finding shows its new outcome.
+  const send = async (mutation, input, done) => {
+    await gql(code, mutation, { input: { year, unit, ...input } });
+    await scorecard(code, year, unit, done);
+  };
   const name = (y.members.find((m) => m.unit === unit) || {}).name || unit;
   const version = y.criteriaVersions[y.criteriaVersions.length - 1];
   const card = y.scorecard;
@@ -109,7 +203,8 @@ export async function scorecard(code, year, unit) {
       h("tfoot", h("tr", h("th", { colSpan: 3 }, "Tổng điểm"),
         LAYER_ORDER.map((l) => h("th.num", points(totals[l]))))))),
     h("h2.section", "Kết quả kiểm tra và giải trình"),
-    findings(card.findings),
+    notice ? h("p.saved", { role: "status" }, notice) : null,
+    findings(card.findings, unit, send),
     h("details.files", h("summary", "Tải bảng tính"), workbookLinks(code, year, unit)),
   );
 }

@@ -1,12 +1,12 @@
 // The unit's everyday work: its officer's self-assessment (points, explanation, evidence,
 // submit), or the inspector's or secretariat's verification of a unit assigned to them.
 // Each criterion is saved on its own, so a refusal is shown beside the field it concerns.
-import { gql } from "../gql.js";
+import { gql, upload } from "../gql.js";
 import { claims } from "../auth.js";
-import { h, show, refusal, points, when } from "../ui.js";
+import { h, show, refusal, points, when, fileLink } from "../ui.js";
 
 const QUERY = `query Work($year: Int!, $unit: String!) { cluster { name year(year: $year) {
-  status members { unit name }
+  status members { unit name } standings(layer: SELF) { unit total }
   criteriaVersions { version criteria { code title part maxPoints kind } }
   scorecard(unit: $unit) { submittedAt entries { layer criterion points explanation evidence
     position } } } } }`;
@@ -70,7 +70,47 @@ function criterionForm(code, year, unit, criterion, current, mode) {
   return form;
 }
 
-export async function work(code, year, unit) {
+// The self-assessment as a workbook: the form pre-filled for the unit, and the filled form
+// sent back. It lands whole (the page is read again) or not at all, every bad cell listed.
+function workbook(code, year, unit, notice) {
+  const path = `/clusters/${code}/years/${year}/units/${unit}/self-assessment.xlsx`;
+  const said = h("div.import-result", { role: "status", "aria-live": "polite" },
+    notice ? h("p.saved", notice) : null);
+  const file = h("input", { type: "file", name: "file", accept: ".xlsx",
+    "aria-label": "Biểu mẫu tự chấm đã điền" });
+  const send = h("button.primary", { type: "submit" }, "Gửi biểu mẫu đã điền");
+  const form = h("form.upload", file, send);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    said.replaceChildren();
+    if (!file.files.length) {
+      said.replaceChildren(h("p.field-refusal", "Hãy chọn tệp biểu mẫu đã điền."));
+      return;
+    }
+    send.disabled = true;
+    try {
+      const landed = await upload(path, file.files[0]);
+      await work(code, year, unit, landed.message);
+    } catch (error) {
+      const problems = error.problems || [error.message];
+      said.replaceChildren(h("div.refusal", { role: "alert" },
+        h("strong", problems.length > 1 || error.code === "WORKBOOK_INVALID"
+          ? "Biểu mẫu không được ghi (không ghi tiêu chí nào). Sửa các lỗi sau rồi gửi lại:"
+          : "Biểu mẫu không được ghi:"),
+        h("ul.import-errors", problems.map((p) => h("li", p)))));
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return h("section.card.workbook",
+    h("h2", "Tự chấm bằng Excel"),
+    h("p", fileLink("Tải biểu mẫu tự chấm (Excel)", path,
+      `tu-cham-${code}-${year}-${unit}.xlsx`),
+    h("span.muted", " — điền điểm, giải trình, minh chứng rồi gửi lại tại đây.")),
+    form, said);
+}
+
+export async function work(code, year, unit, notice = "") {
   let data;
   try {
     data = await gql(code, QUERY, { year, unit });
@@ -105,8 +145,11 @@ export async function work(code, year, unit) {
       h("h1", mode === "SELF" ? `Tự chấm điểm: ${name}` : `Thẩm định: ${name}`),
       h("p.sub", `${data.cluster.name} · năm ${year}`,
         version ? ` · bộ tiêu chí ${version.version}` : ""),
+      mode === "SELF" ? h("p.total", "Tổng điểm tự chấm: ",
+        h("strong", points((y.standings.find((s) => s.unit === unit) || {}).total))) : null,
       h("p", h("a", { href: `/clusters/${code}/years/${year}/units/${unit}` },
         "Xem phiếu chấm"))),
+    mode === "SELF" ? workbook(code, year, unit, notice) : null,
     h("div.forms", forms),
     submit,
   );
