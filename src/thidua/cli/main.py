@@ -1,4 +1,4 @@
-"""thidua serve | demo | db migrate | audit verify|workbook | projections rebuild|status; a
+"""thidua serve | demo | db migrate|status | audit verify|workbook | projections rebuild|status; a
 failure is one clear line, non-zero exit."""
 
 import argparse
@@ -11,14 +11,17 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from thidua.bootstrap import open_ledger, open_runtime
 from thidua.cli import projections
-from thidua.config import Settings
+from thidua.config import ConfigurationError, Settings
 from thidua.db.migrate import migrate
-from thidua.db.server import database_url
+from thidua.db.pool import APP_ROLE
+from thidua.db.server import database_url, redact
+from thidua.db.status import DatabaseRole, database_status
 from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
@@ -69,6 +72,31 @@ async def db_migrate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"applied {migration.name}")
     print(f"{len(applied)} migration(s) applied; the database is up to date.")
     return 0
+
+
+async def db_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the app can serve from this database, 1 when not (pending migrations,
+    no application role or one row-level security does not bind)."""
+    async with database_url(settings) as dsn:
+        status = await database_status(dsn)
+    print(f"máy chủ: PostgreSQL {status.server_version} ({redact(dsn)})")
+    print(f"người dùng kết nối: {status.user.name} ({_role_words(status.user)})")
+    app = status.app_role
+    print(f"vai trò ứng dụng {APP_ROLE}: {'chưa có' if app is None else _role_words(app)}")
+    print(f"migration: {len(status.applied)} đã áp dụng, {len(status.pending)} chờ áp dụng")
+    for migration in status.pending:
+        print(f"  chờ: {migration.name}")
+    if not status.ok:
+        print("thidua: cơ sở dữ liệu chưa sẵn sàng cho ứng dụng.", file=sys.stderr)
+    return 0 if status.ok else 1
+
+
+def _role_words(role: DatabaseRole) -> str:
+    if role.superuser:
+        return "SUPERUSER: bỏ qua row-level security"
+    if role.bypasses_rls:
+        return "BYPASSRLS: bỏ qua row-level security"
+    return "không phải superuser, chịu row-level security"
 
 
 async def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -188,6 +216,11 @@ def _year(text: str) -> int:
 async def token(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.api.tokens import development_token
 
+    if settings.production:
+        raise ConfigurationError(
+            "Chế độ production không ký token phát triển; token do nhà cung cấp định danh "
+            "cấp (production issues no development tokens)."
+        )
     roles = [Role(r) for r in args.role]
     print(
         development_token(settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name)
@@ -197,6 +230,7 @@ async def token(args: argparse.Namespace, settings: Settings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="thidua", description=__doc__)
+    root.add_argument("--version", action="version", version=f"thidua {version('thidua')}")
     commands = root.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP server")
@@ -211,6 +245,9 @@ def parser() -> argparse.ArgumentParser:
         dest="db_command", required=True
     )
     db.add_parser("migrate", help="apply pending migrations").set_defaults(run=db_migrate)
+    db.add_parser(
+        "status", help="the server, the roles, the migrations applied and pending"
+    ).set_defaults(run=db_status)
 
     audit = commands.add_parser("audit", help="audit the event log").add_subparsers(
         dest="audit_command", required=True
