@@ -54,8 +54,10 @@ def assert_one_line(result: subprocess.CompletedProcess[str], code: str, *words:
 # Where no server listens: the configuration is refused before anything connects.
 NOWHERE = "postgresql://thidua@127.0.0.1:9/thidua"
 
-FAILURES = {
-    # name: (arguments, environment changes, code, words the line must hold)
+# arguments, environment changes, code, words the line must hold
+Failure = tuple[list[str], dict[str, str], str, list[str]]
+
+FAILURES: dict[str, Failure] = {
     "unknown projection": (
         ["projections", "rebuild", "--projection", "nope"],
         {},
@@ -76,7 +78,7 @@ FAILURES = {
     ),
 }
 
-CONFIGURATION_FAILURES = {
+CONFIGURATION_FAILURES: dict[str, Failure] = {
     "THIDUA_ENV=prod": (
         ["db", "status"],
         {"THIDUA_ENV": "prod"},
@@ -160,7 +162,7 @@ def test_a_configuration_failure_is_one_line_and_exit_2(name: str, tmp_path: Pat
     assert_one_line(result, code, *words)
 
 
-PRODUCTION_REFUSALS = {
+PRODUCTION_REFUSALS: dict[str, tuple[dict[str, str], list[str]]] = {
     "the embedded server": ({"DATABASE_URL": ""}, ["DATABASE_URL"]),
     "no token keys": ({"THIDUA_JWT_SECRET": ""}, ["THIDUA_JWKS_URL"]),
     "a short secret": ({"THIDUA_JWT_SECRET": "change-me"}, ["32"]),
