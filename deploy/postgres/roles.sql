@@ -2,14 +2,13 @@
 -- from init-primary.sh; run it by hand elsewhere):
 --   psql -v ON_ERROR_STOP=1 -v owner_password=… -v web_password=… -v replicator_password=… \
 --        -f deploy/postgres/roles.sql postgresql://postgres@PRIMARY/postgres
--- thidua_owner runs `thidua db migrate` and owns every object. It needs CREATEROLE (the
--- first migration makes thidua_app if missing) and BYPASSRLS: the SECURITY DEFINER functions
--- that sweep every cluster (projections_behind, projection_progress, due_checkpoints) run as
--- their owner, and FORCE ROW LEVEL SECURITY would otherwise hide all clusters but one.
+-- thidua_owner runs `thidua db migrate` and owns every object; it needs CREATEROLE only
+-- because the first migration makes thidua_app when missing (not BYPASSRLS: the functions
+-- that sweep every cluster read through policies made for their owner).
 -- thidua_web is the app's login: a member of thidua_app, which owns nothing, so row-level
 -- security binds every connection it makes. replicator streams WAL to the replicas.
 CREATE ROLE replicator WITH LOGIN REPLICATION PASSWORD :'replicator_password';
-CREATE ROLE thidua_owner WITH LOGIN CREATEROLE BYPASSRLS PASSWORD :'owner_password';
+CREATE ROLE thidua_owner WITH LOGIN CREATEROLE PASSWORD :'owner_password';
 CREATE ROLE thidua_app NOLOGIN;
 GRANT thidua_app TO thidua_owner WITH ADMIN OPTION;
 CREATE ROLE thidua_web WITH LOGIN PASSWORD :'web_password' IN ROLE thidua_app;

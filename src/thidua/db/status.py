@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from thidua.db.errors import DatabaseUnavailable
 from thidua.db.migrate import Migration, applied_migrations, check_edited, load_migrations
 from thidua.db.pool import APP_ROLE
-from thidua.db.server import connect
+from thidua.db.server import connect, redact
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ async def database_status(dsn: str) -> DatabaseStatus:
         app = await conn.fetchrow(_ROLE, APP_ROLE)
         applied = await applied_migrations(conn)
         assert user is not None  # the session's own role
+    except asyncpg.PostgresError as exc:  # e.g. a login that may not read schema_migrations
+        raise DatabaseUnavailable(
+            f"Không đọc được trạng thái cơ sở dữ liệu {redact(dsn)} ({exc.__class__.__name__}: "
+            f"{exc})."
+        ) from None
     finally:
         await conn.close()
     check_edited(known, applied)
