@@ -76,9 +76,47 @@ FAILURES: dict[str, Failure] = {
         "UNKNOWN_CLUSTER",
         ["'nope'"],
     ),
+    "a checkpoint of an unknown cluster": (
+        ["audit", "checkpoint", "--cluster", "nope"],
+        {},
+        "UNKNOWN_CLUSTER",
+        ["'nope'"],
+    ),
+    "evidence of an unknown cluster": (
+        ["audit", "export", "--cluster", "nope", "--out", "/nonexistent/e.jsonl"],
+        {},
+        "UNKNOWN_CLUSTER",
+        ["'nope'"],
+    ),
 }
 
 CONFIGURATION_FAILURES: dict[str, Failure] = {
+    "no command": ([], {}, "BAD_ARGUMENT", ["command"]),
+    "no rebuild workers": (
+        ["projections", "rebuild", "--jobs", "0"],
+        {},
+        "BAD_ARGUMENT",
+        ["--jobs", "'0'"],
+    ),
+    "a token already expired": (
+        ["token", "--sub", "a", "--cluster", "x", "--role", "auditor", "--ttl", "-5"],
+        {},
+        "BAD_ARGUMENT",
+        ["--ttl"],
+    ),
+    "a port out of range": (["serve", "--port", "99999"], {}, "BAD_ARGUMENT", ["--port"]),
+    "a kept checkpoint that is not there": (
+        ["audit", "export", "--cluster", "x", "--checkpoint", "/nonexistent/k", "--out", "e"],
+        {},
+        "BAD_ARGUMENT",
+        ["/nonexistent/k"],
+    ),
+    "a log key that is not one": (
+        ["audit", "key"],
+        {"THIDUA_LOG_KEY": "not-a-key"},
+        "BAD_CONFIGURATION",
+        ["PRIVATE+KEY+"],
+    ),
     "THIDUA_ENV=prod": (
         ["db", "status"],
         {"THIDUA_ENV": "prod"},

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from thidua.errors import ThiduaError
-from thidua.ledger.note import generate_key
+from thidua.ledger.note import NoteError, generate_key, parse_signer
 
 
 class ConfigurationError(ThiduaError):
@@ -168,6 +168,8 @@ class Settings:
         default = "off" if production else "on"
         introspection = _choice(env, "THIDUA_INTROSPECTION", ("on", "off"), default) == "on"
         settings = cls(url, data_dir, production, tokens, introspection, LogSettings.from_env(env))
+        if settings.log.key is not None:
+            settings.log_key()  # a key given in the environment is checked at once
         if production:
             settings._check_production(env)
         return settings
@@ -219,7 +221,18 @@ class Settings:
 
     def log_key(self) -> str:
         """The checkpoint signer key: configured, or in development one kept in the data
-        folder (made on first use, named after the origin)."""
+        folder (made on first use, named after the origin); refused if it is not one."""
+        key = self._log_key_text()
+        try:
+            parse_signer(key)
+        except NoteError as exc:
+            raise ConfigurationError(
+                f"Khóa ký nhật ký không hợp lệ (the log key is not a signer key: {exc}); "
+                "cần dạng PRIVATE+KEY+tên+…"
+            ) from None
+        return key
+
+    def _log_key_text(self) -> str:
         if self.log.key:
             return self.log.key
         path = self.log.key_file or self.data_dir / "log-signing-key"

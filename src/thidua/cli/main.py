@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from thidua.bootstrap import open_ledger, open_runtime
-from thidua.cli import projections
+from thidua.cli import arguments, projections
 from thidua.config import ConfigurationError, Settings
 from thidua.db.migrate import migrate
 from thidua.db.pool import APP_ROLE
@@ -125,6 +125,7 @@ async def audit_key(args: argparse.Namespace, settings: Settings) -> int:
 
 async def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
+        await runtime.store.head(args.cluster)  # UnknownTenant, not a foreign key's error
         signed = await open_ledger(runtime).checkpoint(args.cluster)
     sys.stdout.write(signed.cosigned)
     return 0
@@ -133,6 +134,7 @@ async def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 async def audit_export(args: argparse.Namespace, settings: Settings) -> int:
     kept = [_size_of(path) for path in args.checkpoint]
     async with open_runtime(settings) as runtime:
+        await runtime.store.head(args.cluster)  # UnknownTenant, not a foreign key's error
         ledger = open_ledger(runtime)
         evidence = Evidence(ledger, Reads(runtime.store))
         header, events = await evidence.export(
@@ -156,7 +158,12 @@ async def audit_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _size_of(path: Path) -> int:
     """The size of a kept checkpoint (its signature is the verifier's business)."""
-    return note.Checkpoint.parse(note.parse_note(read_kept(path))[0]).size
+    try:
+        return note.Checkpoint.parse(note.parse_note(read_kept(path))[0]).size
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise arguments.BadArgument(
+            f"--checkpoint {path}: không đọc được checkpoint đã lưu ({exc})."
+        ) from None
 
 
 async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
@@ -207,12 +214,6 @@ def _user() -> str:
         return "?"
 
 
-def _year(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
-        raise argparse.ArgumentTypeError("năm thi đua phải là một năm từ 2000 đến 2100")
-    return int(text)
-
-
 async def token(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.api.tokens import development_token
 
@@ -229,13 +230,13 @@ async def token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="thidua", description=__doc__)
+    root = arguments.Parser(prog="thidua", description=__doc__)
     root.add_argument("--version", action="version", version=f"thidua {version('thidua')}")
     commands = root.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP server")
     serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--port", type=arguments.port, default=8000)
     serve_cmd.add_argument("--demo", action="store_true", help="load the demo clusters first")
     serve_cmd.set_defaults(run=serve)
 
@@ -261,9 +262,13 @@ def parser() -> argparse.ArgumentParser:
     checkpoint.set_defaults(run=audit_checkpoint)
     export = audit.add_parser("export", help="write a cluster's evidence for thidua-verify")
     export.add_argument("--cluster", required=True)
-    export.add_argument("--year", type=int, help="the cluster-year's events")
-    export.add_argument("--after", type=int, default=0, help="or the positions after this")
-    export.add_argument("--upto", type=int, help="... up to this one (default: the head)")
+    export.add_argument("--year", type=arguments.year, help="the cluster-year's events")
+    export.add_argument(
+        "--after", type=arguments.position, default=0, help="or the positions after this"
+    )
+    export.add_argument(
+        "--upto", type=arguments.position, help="... up to this one (default: the head)"
+    )
     export.add_argument(
         "--checkpoint",
         action="append",
@@ -278,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
         "workbook", help="write a cluster's audit trail as an Excel workbook"
     )
     workbook.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
-    workbook.add_argument("--year", type=_year, help="one year (default: every year)")
+    workbook.add_argument("--year", type=arguments.year, help="one year (default: every year)")
     workbook.add_argument("--out", required=True, help="the .xlsx file to write")
     workbook.set_defaults(run=audit_workbook)
 
@@ -294,7 +299,9 @@ def parser() -> argparse.ArgumentParser:
     )
     token_cmd.add_argument("--unit", help="the person's unit, for unit roles")
     token_cmd.add_argument("--name", help="the person's name as people write it")
-    token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token_cmd.add_argument(
+        "--ttl", type=arguments.positive, default=8 * 3600, help="seconds (default 8 h)"
+    )
     token_cmd.set_defaults(run=token)
 
     projections.add_commands(commands)

@@ -16,6 +16,7 @@ from rich.progress import (
 from rich.table import Table
 
 from thidua.bootstrap import open_runtime
+from thidua.cli import arguments
 from thidua.config import Settings
 from thidua.errors import ThiduaError
 from thidua.projections.runtime import PROJECTIONS, Projector, RebuildRunning
@@ -108,7 +109,7 @@ async def status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: "argparse._SubParsersAction[arguments.Parser]") -> None:
     group = commands.add_parser("projections", help="the read models").add_subparsers(
         dest="projections_command", required=True
     )
@@ -121,7 +122,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "--stale", action="store_true", help="only those another code version built (resumes)"
     )
     rebuild_cmd.add_argument(
-        "--jobs", type=int, default=4, help="clusters rebuilt at once (default 4)"
+        "--jobs", type=arguments.positive, default=4, help="clusters rebuilt at once (default 4)"
     )
     rebuild_cmd.set_defaults(run=rebuild)
     status_cmd = group.add_parser("status", help="each projection's checkpoint and lag")
