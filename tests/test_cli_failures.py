@@ -274,3 +274,9 @@ async def test_db_status_tells_pending_from_ready(
     assert " 0 chờ áp dụng" in ready.stdout
     assert "vai trò ứng dụng thidua_app: không phải superuser" in ready.stdout
     assert "PostgreSQL 1" in ready.stdout
+
+
+def test_production_serves_as_no_superuser(dsn: str, tmp_path: Path) -> None:
+    """The suite's database user is a superuser: production will not serve as it."""
+    result = thidua("serve", "--port", "0", env=production(dsn), data_dir=tmp_path)
+    assert_one_line(result, "UNSAFE_DATABASE_ROLE", "thidua_app")

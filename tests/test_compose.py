@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pgserver
 import pytest
 import yaml
 
-from api_client import serving
+from api_client import free_port, serving
 from thidua.config import Settings
+from thidua.ledger.note import generate_key
 from thidua.store import EventStore
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -161,11 +163,11 @@ def as_role(admin: str, role: str) -> str:
     return admin.replace("postgresql://postgres:@", f"postgresql://{role}@")
 
 
-def thidua(*args: str, dsn: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def thidua(*args: str, dsn: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("THIDUA_", "DATABASE_"))}
     return subprocess.run(
         [THIDUA, *args],
-        env={**base, "DATABASE_URL": dsn, "THIDUA_DATA_DIR": str(tmp_path)},
+        env={**base, **env, "DATABASE_URL": dsn, "THIDUA_DATA_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -206,3 +208,50 @@ async def test_the_owner_migrates_and_the_app_role_serves_under_rls(
     async with serving(web) as api:
         ready = await api.http.get("/readyz")
         assert ready.status_code == 200, ready.text
+
+
+async def test_production_serves_as_the_app_role_and_not_as_the_owner(
+    primary: str, tmp_path: Path
+) -> None:
+    owner, web = as_role(primary, "thidua_owner"), as_role(primary, "thidua_web")
+    migrated = await asyncio.to_thread(thidua, "db", "migrate", dsn=owner, tmp_path=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    env = {
+        "THIDUA_ENV": "production",
+        "THIDUA_JWT_SECRET": "s" * 40,
+        "THIDUA_LOG_KEY": generate_key("thidua.example.vn")[0],
+        "THIDUA_LOG_ORIGIN": "thidua.example.vn",
+    }
+    refused = await asyncio.to_thread(
+        thidua, "serve", "--port", "0", dsn=owner, tmp_path=tmp_path, **env
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("thidua: [UNSAFE_DATABASE_ROLE] ")
+    assert "'thidua_owner'" in refused.stderr
+
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("THIDUA_", "DATABASE_"))}
+    server = await asyncio.create_subprocess_exec(
+        THIDUA, "serve", "--port", str(port),
+        env={**base, **env, "DATABASE_URL": web, "THIDUA_DATA_DIR": str(tmp_path)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            status = None
+            for _ in range(600):  # until it listens, or it stopped
+                if server.returncode is not None:
+                    break
+                try:
+                    status = (await http.get("/readyz")).status_code
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            assert status == 200, status
+            anonymous = await http.get("/graphql", params={"query": "{ __typename }"})
+            assert anonymous.status_code == 401
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()

@@ -21,7 +21,7 @@ from thidua.config import ConfigurationError, Settings
 from thidua.db.migrate import migrate
 from thidua.db.pool import APP_ROLE
 from thidua.db.server import database_url, redact
-from thidua.db.status import DatabaseRole, database_status
+from thidua.db.status import DatabaseRole, database_status, refuse_unsafe_login
 from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
@@ -40,6 +40,8 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from thidua.web.app import create_app
 
+    if settings.production and settings.database_url is not None:
+        await refuse_unsafe_login(settings.database_url)
     async with open_runtime(settings) as runtime:
         if args.demo:
             await load_demo(runtime.store)

@@ -9,6 +9,7 @@ from thidua.db.errors import DatabaseUnavailable
 from thidua.db.migrate import Migration, applied_migrations, check_edited, load_migrations
 from thidua.db.pool import APP_ROLE
 from thidua.db.server import connect, redact
+from thidua.errors import ThiduaError
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,29 @@ async def database_status(dsn: str) -> DatabaseStatus:
 
 def _role(row: asyncpg.Record) -> DatabaseRole:
     return DatabaseRole(row["rolname"], row["rolsuper"], row["rolbypassrls"])
+
+
+class UnsafeLogin(ThiduaError):
+    code = "UNSAFE_DATABASE_ROLE"
+
+
+async def refuse_unsafe_login(dsn: str) -> None:
+    """Production serves only as a login row-level security binds (not the owner's or a
+    superuser's: a bug would then read across clusters)."""
+    conn = await connect(dsn)
+    try:
+        row = await conn.fetchrow(_ROLE, await conn.fetchval("SELECT session_user"))
+        owns = await conn.fetchval(
+            "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles "
+            "WHERE rolname = session_user) AND relnamespace = 'public'::regnamespace"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    login = _role(row)
+    if not login.safe or owns:
+        raise UnsafeLogin(
+            f"Chế độ production không phục vụ với người dùng cơ sở dữ liệu '{login.name}' "
+            "(superuser, BYPASSRLS hoặc chủ sở hữu bảng): hãy kết nối bằng vai trò riêng của "
+            "ứng dụng, thành viên của thidua_app (production serves only as the app's own role)."
+        )
