@@ -23,6 +23,7 @@ done
 keep jwt_secret openssl rand -base64 48
 keep owner_database_url echo "postgresql://thidua_owner:$(< owner_password)@db-primary:5432/thidua"
 keep app_database_url echo "postgresql://thidua_web:$(< web_password)@db-primary:5432/thidua"
+keep app_replica_url echo "postgresql://thidua_web:$(< web_password)@db-replica:5432/thidua"
 keep log_signing_key docker run --rm --entrypoint python "$image" -c \
     'import sys; from thidua.ledger.note import generate_key; print(generate_key(sys.argv[1])[0])' \
     "$origin"

@@ -25,6 +25,7 @@ from thidua.projections.runtime import Projector
 from thidua.service.emulation import Emulation
 from thidua.service.envelope import Calendar
 from thidua.store import EventStore
+from thidua.store.replicas import Replicas
 from thidua.web.app import create_app
 
 SECRET = "a-test-secret-that-is-not-for-production"
@@ -114,13 +115,15 @@ class Api:
 
 
 @asynccontextmanager
-async def serving(dsn: str, clock: Calendar | None = None, **changes: Any) -> AsyncIterator[Api]:
+async def serving(
+    dsn: str, clock: Calendar | None = None, replicas: Replicas | None = None, **changes: Any
+) -> AsyncIterator[Api]:
     """The app as `thidua serve` runs it (inline projections attached), on a real port."""
     store = await EventStore.open(dsn, max_size=20)
     projector = Projector(store)
     projector.attach()
     clock = clock or Calendar(datetime.now(UTC))
-    runtime = Runtime(settings(dsn, **changes), dsn, store, projector)
+    runtime = Runtime(settings(dsn, **changes), dsn, store, projector, replicas)
     port = free_port()
     config = uvicorn.Config(
         create_app(runtime, Emulation(store, clock)),

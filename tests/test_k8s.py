@@ -133,6 +133,7 @@ def environment(container: dict[str, Any]) -> dict[str, str]:
         env.update(config["data"])
     samples = {
         "app-database-url": "postgresql://thidua_web:pw@primary:5432/thidua",
+        "app-replica-url": "postgresql://thidua_web:pw@replica:5432/thidua",
         "owner-database-url": "postgresql://thidua_owner:pw@primary:5432/thidua",
     }
     for variable in container["env"]:

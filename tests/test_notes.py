@@ -17,7 +17,7 @@ from thidua.domain.notes import (
     registration_notes,
 )
 from thidua.domain.pledge import Pledge, TopicKind
-from thidua.domain.ranking import Floor, floor_reasons, unit_totals
+from thidua.domain.ranking import Floor, UnitTotals, floor_reasons, unit_totals
 from thidua.domain.results import result_notes, year_result
 from thidua.domain.rules import FlagCondition, YearRules
 from thidua.domain.scorecard import Entries, Layer
@@ -247,6 +247,9 @@ class Card:
 
     def flagged(self, criteria: CriteriaSet) -> list[str]:
         return []
+
+    def totals(self, unit: str, layer: Layer, criteria: CriteriaSet) -> UnitTotals:
+        return unit_totals(unit, criteria, self.points(layer), self.submitted_at)
 
     @property
     def entries(self) -> Entries:

@@ -4,13 +4,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from thidua.config import Settings
+from thidua.config import ReplicaSettings, Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
 from thidua.ledger.note import parse_verifier
 from thidua.projections.runtime import Projector
 from thidua.service.ledger import Ledger, Witness
 from thidua.store.eventstore import EventStore
+from thidua.store.replicas import Replicas
 
 
 @dataclass(frozen=True)
@@ -19,16 +20,18 @@ class Runtime:
     dsn: str
     store: EventStore
     projector: Projector
+    replicas: Replicas | None = None  # streaming replicas that may serve queries
 
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, migrate_first: bool | None = None
+    settings: Settings, *, migrate_first: bool | None = None, replicas: bool = False
 ) -> AsyncIterator[Runtime]:
     """Everything the app needs, closed (and an embedded server stopped) on exit.
 
     The embedded server is always migrated first; a configured server only when
-    asked, since production migrates as its own step.
+    asked, since production migrates as its own step. The configured replicas are
+    opened only when asked (the server's queries read them; the commands do not).
     """
     if migrate_first is None:
         migrate_first = settings.database_url is None
@@ -38,10 +41,21 @@ async def open_runtime(
         store = await EventStore.open(dsn)
         projector = Projector(store)
         projector.attach()
+        opened = None
         try:
-            yield Runtime(settings, dsn, store, projector)
+            opened = await open_replicas(settings.replicas) if replicas else None
+            yield Runtime(settings, dsn, store, projector, opened)
         finally:
+            if opened is not None:
+                await opened.close()
             await store.close()
+
+
+async def open_replicas(settings: ReplicaSettings) -> Replicas | None:
+    """The configured replicas, or None without any."""
+    if not settings.urls:
+        return None
+    return await Replicas.open(settings.urls, settings.max_lag)
 
 
 def open_ledger(runtime: Runtime) -> Ledger:

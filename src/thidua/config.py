@@ -32,6 +32,41 @@ class TokenSettings:
 
 
 @dataclass(frozen=True)
+class SignInSettings:
+    """An OIDC provider the pages sign in with (authorization code with PKCE, as a public
+    client in the browser): where to send the person, where the page exchanges the code,
+    the client's id and the scopes. Without an authorize URL, pages take a token link."""
+
+    authorize_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str = "openid profile"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "SignInSettings":
+        found = cls(
+            authorize_url=env.get("THIDUA_OIDC_AUTHORIZE_URL") or None,
+            token_url=env.get("THIDUA_OIDC_TOKEN_URL") or None,
+            client_id=env.get("THIDUA_OIDC_CLIENT_ID") or None,
+            scope=env.get("THIDUA_OIDC_SCOPE") or "openid profile",
+        )
+        urls = [u for u in (found.authorize_url, found.token_url) if u]
+        if (found.authorize_url or found.token_url or found.client_id) and not (
+            len(urls) == 2 and found.client_id
+        ):
+            raise ConfigurationError(
+                "Đăng nhập OIDC cần đủ THIDUA_OIDC_AUTHORIZE_URL, THIDUA_OIDC_TOKEN_URL và "
+                "THIDUA_OIDC_CLIENT_ID (OIDC sign-in needs all three)."
+            )
+        if not all(u.startswith(("https://", "http://")) for u in urls):
+            raise ConfigurationError(
+                "THIDUA_OIDC_AUTHORIZE_URL và THIDUA_OIDC_TOKEN_URL phải là địa chỉ http(s) "
+                "(must be http(s) URLs)."
+            )
+        return found
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """The verifiable log: the name its checkpoints carry, the key that signs them (a
     signed-note signer key, given or, in development, kept in the data folder), the
@@ -138,6 +173,34 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class ReplicaSettings:
+    """Streaming replicas of the primary that may serve clusters' queries, and how many
+    seconds their replay may be behind (checked at most once a second)."""
+
+    urls: tuple[str, ...] = ()
+    max_lag: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ReplicaSettings":
+        entries = (_secret(env, "THIDUA_REPLICA_URL") or "").replace("\n", ";").split(";")
+        urls = tuple(entry.strip() for entry in entries if entry.strip())
+        if not all(url.startswith(("postgres://", "postgresql://")) for url in urls):
+            raise ConfigurationError(
+                "THIDUA_REPLICA_URL: mỗi bản sao là một địa chỉ postgresql://, cách nhau bởi ';' "
+                "(each replica is a postgresql:// URL, separated by ';')."
+            )
+        try:
+            max_lag = float(env.get("THIDUA_REPLICA_MAX_LAG") or 30)
+        except ValueError:
+            max_lag = math.nan
+        if not 0 < max_lag < math.inf:
+            raise ConfigurationError(
+                "THIDUA_REPLICA_MAX_LAG phải là số giây lớn hơn 0 (must be seconds, more than 0)."
+            )
+        return cls(urls, max_lag)
+
+
+@dataclass(frozen=True)
 class Settings:
     """DATABASE_URL names a PostgreSQL server; without it an embedded one runs in data_dir."""
 
@@ -147,6 +210,8 @@ class Settings:
     tokens: TokenSettings = TokenSettings()
     introspection: bool = True
     log: LogSettings = LogSettings()
+    replicas: ReplicaSettings = ReplicaSettings()
+    sign_in: SignInSettings = SignInSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -167,7 +232,16 @@ class Settings:
             )
         default = "off" if production else "on"
         introspection = _choice(env, "THIDUA_INTROSPECTION", ("on", "off"), default) == "on"
-        settings = cls(url, data_dir, production, tokens, introspection, LogSettings.from_env(env))
+        settings = cls(
+            url,
+            data_dir,
+            production,
+            tokens,
+            introspection,
+            LogSettings.from_env(env),
+            ReplicaSettings.from_env(env),
+            SignInSettings.from_env(env),
+        )
         if settings.log.key is not None:
             settings.log_key()  # a key given in the environment is checked at once
         if production:

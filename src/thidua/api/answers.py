@@ -61,7 +61,7 @@ class Answers:
         body = bytes(response.body)
         if response.status_code != 200 or len(body) > MAX_BODY:
             return
-        if not _asks_a_query(request_body, request.query_params) or "errors" in json.loads(body):
+        if not asks_a_query(request_body, request.query_params) or "errors" in json.loads(body):
             return
         etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
         response.headers["etag"] = etag
@@ -74,13 +74,13 @@ class Answers:
             self._bytes -= len(dropped.body)
 
 
-def _asks_a_query(request_body: bytes, params: Mapping[str, str]) -> bool:
+def asks_a_query(request_body: bytes, params: Mapping[str, str]) -> bool:
     """A single query operation, sent as a JSON body (POST) or in the URL (GET)."""
     data: Any = params
     if request_body:
         try:
             data = json.loads(request_body)
-        except ValueError:
+        except (ValueError, RecursionError):  # parse_json refuses it, coded
             return False
     if not isinstance(data, Mapping):
         return False
@@ -93,6 +93,6 @@ def _asks_a_query(request_body: bytes, params: Mapping[str, str]) -> bool:
 def _is_query(document: str, operation: str | None) -> bool:
     try:
         found = get_operation_ast(parsed(document, MAX_TOKENS), operation)
-    except GraphQLError:
+    except (GraphQLError, RecursionError):
         return False
     return found is not None and found.operation is OperationType.QUERY

@@ -3,6 +3,7 @@ cluster in the URL, the request id and the request's DataLoaders."""
 
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from thidua.service.emulation import Emulation
 from thidua.service.evidence import Evidence
 from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
+from thidua.service.replicas import ReadRoutes
 
 # Unique, not secret: a random prefix per process and a counter (uuid4 per request costs
 # a system call for randomness nobody needs).
@@ -25,6 +27,7 @@ class Services:
     emulation: Emulation
     ledger: Ledger
     evidence: Evidence
+    routes: ReadRoutes  # which copy of the log serves a cluster's query
 
 
 @dataclass
@@ -35,11 +38,19 @@ class Context:
     request_id: str = field(default_factory=lambda: next(_REQUEST_IDS))
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    # The log position the answer reflects (a query) or committed (a mutation), if known.
+    position: int | None = None
 
     def caller(self) -> Principal:
         if self.principal is None:
             raise Unauthenticated("Cần đăng nhập: gửi token trong tiêu đề Authorization.")
         return self.principal
+
+    def committed(self, cluster: str, positions: Sequence[int]) -> None:
+        """A command of this request committed these positions in a cluster's log: the
+        answer carries the last, if that is the endpoint's cluster."""
+        if cluster == self.cluster and positions:
+            self.position = max(self.position or 0, *positions)
 
     def loader(self, name: str, make: Any) -> DataLoader[Any, Any]:
         """One DataLoader per name per request, so keys batch across resolvers."""

@@ -44,7 +44,11 @@ def year_of(request: Request) -> int | None:
         return None
     if len(given) > 1:
         raise InvalidInput("BAD_VALUE", "Chỉ nêu một năm thi đua (year) trong mỗi yêu cầu.")
-    text = given[0]
+    return year_text(given[0])
+
+
+def year_text(text: str) -> int:
+    """A year as a URL writes it: four digits, from 2000 to 2100."""
     if not (text.isascii() and text.isdigit() and len(text) == 4):
         raise InvalidInput(
             "BAD_VALUE",

@@ -1,9 +1,12 @@
 """The GraphQL endpoint: the token is verified and the URL's cluster checked against it
-before anything runs; GraphiQL's page needs neither. WebSocket clients (browsers cannot
+before anything runs; GraphiQL's page (given by the web layer, from the package's own
+assets) needs neither. WebSocket clients (browsers cannot
 set headers there) send `{"authorization": "Bearer ..."}` as connection_init payload."""
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError
@@ -12,22 +15,48 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from thidua.api.access import covered
-from thidua.api.answers import Answers
+from thidua.api.answers import Answers, asks_a_query
 from thidua.api.context import Context, Services
-from thidua.api.errors import extensions
+from thidua.api.errors import BadInput, extensions
 from thidua.api.http import GraphQLView, Refused, negotiate
 from thidua.api.limits import unstorable, value_refusal
+from thidua.api.queries import BIGINT_MAX
 from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
 from thidua.errors import ThiduaError
 
 log = logging.getLogger("thidua.api")
+
+
+# A cluster's answers say the log position they reflect (a query) or committed (a
+# mutation); a caller sends one back to read at least that far.
+POSITION = "x-thidua-position"
+MIN_POSITION = "x-thidua-min-position"
+
+
+def min_position(value: str | None) -> int:
+    """The least log position the caller must see (0: any)."""
+    if value is None:
+        return 0
+    found = value.strip()
+    if not (found.isascii() and found.isdigit()) or int(found) > BIGINT_MAX:
+        raise BadInput(
+            "Tiêu đề X-Thidua-Min-Position phải là một vị trí của nhật ký: số nguyên không âm."
+        )
+    return int(found)
+
+
+def positioned(response: Response, position: int | None) -> Response:
+    if position is not None:
+        response.headers[POSITION] = str(position)
+    return response
 
 
 def bearer(value: str | None) -> str:
@@ -54,8 +83,14 @@ def refused(request: Request, refusal: ThiduaError, status: int, request_id: str
 
 class Endpoint(GraphQLView[Context, None]):
     def __init__(
-        self, schema: Schema, services: Services, verifier: TokenVerifier, *, ide: bool
+        self,
+        schema: Schema,
+        services: Services,
+        verifier: TokenVerifier,
+        *,
+        ide: Callable[[Request], Awaitable[Response]] | None,
     ) -> None:
+        """`ide`: what answers a browser asking for GraphiQL's page, or None for no page."""
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide else None,
@@ -64,6 +99,12 @@ class Endpoint(GraphQLView[Context, None]):
         self.services = services
         self.verifier = verifier
         self.answers = Answers()
+        self.ide = ide
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads GraphiQL from a CDN; the web layer's, the package's copy.
+        assert self.ide is not None  # Strawberry asks only when graphql_ide is set
+        return await self.ide(request)
 
     def _context(self, request: Request | WebSocket) -> Context:
         return Context(self.services, request.path_params.get("code"))
@@ -92,28 +133,62 @@ class Endpoint(GraphQLView[Context, None]):
         return await self._answer(request, ctx, ctx.cluster)
 
     async def _answer(self, request: Request, ctx: Context, cluster: str) -> Response:
-        """The kept answer while the cluster stands still; otherwise run, and keep it."""
+        """The kept answer while the cluster stands still; otherwise run, and keep it. A
+        query may be read from a replica that has reached the position the caller needs
+        (`service/replicas.py`); the answer says the position it reflects."""
         try:
-            version = await self.services.reads.log_version(cluster)
+            at_least = min_position(request.headers.get(MIN_POSITION))
+        except BadInput as refusal:
+            return refused(request, refusal, 400, ctx.request_id)
+        body = await request.body()
+        routes = self.services.routes
+
+        def key(version: tuple[int, ...]) -> tuple[Any, ...]:
+            return (
+                cluster,
+                ctx.caller(),
+                self.services.emulation.today(),
+                request.method,
+                request.url.query,
+                body,
+                request.headers.get("accept"),
+                request.headers.get("content-type"),
+                version,
+            )
+
+        known = routes.known(cluster, at_least)  # the primary's version, without a query
+        kept = self.answers.get(key(known.version)) if known is not None else None
+        if known is not None and kept is not None:
+            return positioned(kept.response(request), known.position)
+        query = asks_a_query(body, request.query_params)
+        try:
+            route = await routes.route(cluster, at_least, replica=query)
         except Exception:  # no such cluster, no database: running the query says so, coded
             return await super().run(request, ctx)
-        body = await request.body()
-        key = (
-            cluster,
-            ctx.caller(),
-            self.services.emulation.today(),
-            request.method,
-            request.url.query,
-            body,
-            request.headers.get("accept"),
-            request.headers.get("content-type"),
-            version,
-        )
-        kept = self.answers.get(key)
+        kept = self.answers.get(key(route.version))
         if kept is not None:
-            return kept.response(request)
+            return positioned(kept.response(request), route.position)
+        if query:
+            ctx.position = route.position
+        if route.replica:
+            ctx.services = replace(ctx.services, reads=route.reads, emulation=route.emulation)
+        request.state.context = ctx  # process_result reads the position from it
         response = await super().run(request, ctx)
-        self.answers.keep(key, request, body, response)
+        self.answers.keep(key(route.version), request, body, response)
+        return positioned(response, ctx.position)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The answer, with the log position it reflects or committed as
+        `extensions.position` (X-Thidua-Position says the same)."""
+        response = await super().process_result(request, result)
+        ctx = getattr(request.state, "context", None)
+        if isinstance(ctx, Context) and ctx.position is not None and "data" in response:
+            response["extensions"] = {
+                **(response.get("extensions") or {}),
+                "position": ctx.position,
+            }
         return response
 
     def input_refusal(self, request_data: GraphQLRequestData) -> Refused | None:

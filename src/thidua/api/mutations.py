@@ -168,6 +168,7 @@ async def run(
     await covered(ctx, cluster, command.command_name())
     envelope = (options or CommandOptions()).envelope(cluster, ctx)
     done = await ctx.services.emulation.handle(envelope, command)
+    ctx.committed(cluster, done.positions)
     return CommandResult(
         cluster=getattr(command, "code", cluster),
         year_number=getattr(command, "year", None),

@@ -147,7 +147,7 @@ COLUMNS = (
 HEADERS = tuple(c.header for c in COLUMNS)
 
 
-def _text(value: str) -> str:
+def cell_text(value: str) -> str:
     """Text a workbook can hold: NFC, no control characters, within a cell's limit."""
     found = ILLEGAL_CHARACTERS_RE.sub("", nfc(value))
     return found if len(found) <= CELL_LIMIT else found[: CELL_LIMIT - 1] + "…"
@@ -157,7 +157,7 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str | None = Non
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        cell = WriteOnlyCell(sheet, _text(value))
+        cell = WriteOnlyCell(sheet, cell_text(value))
         cell.data_type = "s"  # text, even when it starts with "=": never a formula
         return cell
     if number_format is None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from thidua.bootstrap import open_ledger, open_runtime
-from thidua.cli import arguments, projections
+from thidua.cli import arguments, projections, workbooks
+from thidua.cli.files import umask, user
 from thidua.config import ConfigurationError, Settings
 from thidua.db.migrate import migrate
 from thidua.db.pool import APP_ROLE
@@ -42,7 +43,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if settings.production and settings.database_url is not None:
         await refuse_unsafe_login(settings.database_url)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, replicas=True) as runtime:
         if args.demo:
             await load_demo(runtime.store)
         app = create_app(runtime)
@@ -180,7 +181,7 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
         # The audit history brought to the log's head first, so the file holds it all.
         projector = runtime.projector
         await projector.catch_up(args.cluster, projector.projection(AuditProjection.name))
-        by = f"{_user()} (dòng lệnh thidua, đọc trực tiếp cơ sở dữ liệu)"
+        by = f"{user()} (dòng lệnh thidua, đọc trực tiếp cơ sở dữ liệu)"
         try:
             # Written beside the target and moved over it: never half a file under its name.
             handle, partial = tempfile.mkstemp(prefix=".nhat-ky-", suffix=".xlsx", dir=out.parent)
@@ -190,7 +191,7 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with os.fdopen(handle, "wb") as file:
                 exported = await export_audit_trail(reads, args.cluster, args.year, by, file)
-            os.chmod(partial, 0o666 & ~_umask())  # as a file the user makes (mkstemp: 0600)
+            os.chmod(partial, 0o666 & ~umask())  # as a file the user makes (mkstemp: 0600)
             os.replace(partial, out)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -203,19 +204,6 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "?"
-
-
 async def token(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.api.tokens import development_token
 
@@ -225,9 +213,11 @@ async def token(args: argparse.Namespace, settings: Settings) -> int:
             "cấp (production issues no development tokens)."
         )
     roles = [Role(r) for r in args.role]
-    print(
-        development_token(settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name)
+    signed = development_token(
+        settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name
     )
+    # In the fragment: browsers never send it, so no server or proxy log ever holds it.
+    print(f"{args.link.rstrip('/')}/#token={signed}" if args.link else signed)
     return 0
 
 
@@ -304,9 +294,18 @@ def parser() -> argparse.ArgumentParser:
     token_cmd.add_argument(
         "--ttl", type=arguments.positive, default=8 * 3600, help="seconds (default 8 h)"
     )
+    token_cmd.add_argument(
+        "--link",
+        nargs="?",
+        const="http://127.0.0.1:8000",
+        metavar="BASE_URL",
+        help="print a sign-in link for the pages instead (default http://127.0.0.1:8000); "
+        "the token rides in the URL fragment, which never reaches the server",
+    )
     token_cmd.set_defaults(run=token)
 
     projections.add_commands(commands)
+    workbooks.add_commands(commands)
     return root
 
 

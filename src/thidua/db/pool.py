@@ -20,6 +20,7 @@ async def create_app_pool(
     min_size: int = 1,
     max_size: int = 10,
     reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    connect_timeout: float = 10,
 ) -> asyncpg.Pool:
     try:
         pool = await asyncpg.create_pool(
@@ -28,7 +29,7 @@ async def create_app_pool(
             max_size=max_size,
             init=_become_app_role,
             reset=reset,
-            timeout=10,
+            timeout=connect_timeout,
         )
     except CONNECT_ERRORS as exc:
         raise unavailable(dsn, exc) from exc

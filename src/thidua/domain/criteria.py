@@ -111,13 +111,23 @@ class CriteriaSet:
 
     def max_of(self, code: str) -> Decimal:
         """A criterion's maximum; a parent's is what its sub-criteria add up to."""
-        criteria = self.by_code()
-        if code not in criteria:
+        if code not in self._maxima:
             raise InvalidState("UNKNOWN_CRITERION", f"Không có tiêu chí {code} trong bộ tiêu chí.")
-        children = [c for c in self.criteria if c.parent == code]
-        if children:
-            return sum((self.max_of(c.code) for c in children), Decimal(0))
-        return criteria[code].max_points or Decimal(0)
+        return self._maxima[code]
+
+    @functools.cached_property
+    def _maxima(self) -> dict[str, Decimal]:
+        children: dict[str, list[str]] = {}
+        for c in self.criteria:
+            if c.parent:
+                children.setdefault(c.parent, []).append(c.code)
+
+        def maximum(code: str) -> Decimal:
+            if code in children:
+                return sum((maximum(child) for child in children[code]), Decimal(0))
+            return self.by_code()[code].max_points or Decimal(0)
+
+        return {code: maximum(code) for code in self.by_code()}
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ Notes are computed from the year, the pledge and the ranking, never stored in ev
 the standings read model keeps them beside each row.
 """
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -184,37 +185,58 @@ def floor_notes(
     A1's share is shown rounded down and the required share rounded up, so a share below
     the threshold never reads as reaching it; `threshold` is the least A1 points, in
     hundredths, that reach the share."""
+    reasons = tuple(floor)
+    if not reasons:
+        return []
+    a1_max = str(criteria.max_of("A1")) if Floor.A1_BELOW_SHARE in reasons else None
+    figures = (str(totals.a1_points), a1_max, str(totals.largest_deduction))
+    return list(_floor_notes(reasons, *figures, rules.floor_a1_share, str(rules.floor_deduction)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _floor_notes(
+    reasons: tuple[Floor, ...],
+    a1_text: str,
+    a1_max_text: str | None,
+    largest_text: str,
+    a1_share: Fraction,
+    limit_text: str,
+) -> tuple[Note, ...]:
+    """`floor_notes` on the figures it reads, asked for every unit after each event with
+    the same few figures. Figures come as text: 5 and 5.00 are equal decimals, and a note
+    must carry the figure as it was given."""
+    a1_points, largest, limit = Decimal(a1_text), Decimal(largest_text), Decimal(limit_text)
     notes: list[Note] = []
-    for reason in floor:
+    for reason in reasons:
         if reason is Floor.A1_BELOW_SHARE:
-            maximum = criteria.max_of("A1")
-            needed = rules.floor_a1_share * Fraction(maximum)
+            assert a1_max_text is not None
+            a1_max = Decimal(a1_max_text)
+            needed = a1_share * Fraction(a1_max)
             least = (Decimal(needed.numerator) / Decimal(needed.denominator)).quantize(
                 HUNDREDTH, rounding=ROUND_CEILING
             )
-            share = Fraction(totals.a1_points) / Fraction(maximum)
+            share = Fraction(a1_points) / Fraction(a1_max)
             text = (
-                f"Tiêu chí A1 đạt {_points(totals.a1_points)} trên {_points(maximum)} điểm "
+                f"Tiêu chí A1 đạt {_points(a1_points)} trên {_points(a1_max)} điểm "
                 f"({percent(share, ROUND_DOWN)}), dưới mức "
-                f"{percent(rules.floor_a1_share, ROUND_UP)} điểm tối đa "
+                f"{percent(a1_share, ROUND_UP)} điểm tối đa "
                 f"({_points(least)} điểm): {NOT_FIRST}."
             )
             notes.append(
                 Note(
                     NoteKind.A1_BELOW_SHARE,
                     text,
-                    points=totals.a1_points,
-                    maximum=maximum,
+                    points=a1_points,
+                    maximum=a1_max,
                     threshold=least,
                     share=share,
-                    threshold_share=rules.floor_a1_share,
+                    threshold_share=a1_share,
                 )
             )
         else:
-            largest, limit = totals.largest_deduction, rules.floor_deduction
             text = (
                 f"Có một khoản điểm trừ {_points(largest)} điểm, từ mức {_points(limit)} "
                 f"điểm trở lên: {NOT_FIRST}."
             )
             notes.append(Note(NoteKind.DEDUCTION_TOO_LARGE, text, points=largest, threshold=limit))
-    return notes
+    return tuple(notes)

@@ -6,6 +6,7 @@ Pure functions over exact Decimals. The scores handed in are the last validated 
 units, is the caller's business. The rules come from YearRules, never from constants here.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,12 +141,25 @@ def floor_reasons(totals: UnitTotals, criteria: CriteriaSet, rules: YearRules) -
     A1 strictly below the share of its maximum (exactly the share is fine; no A1 in the set,
     no check), or one single deduction of the threshold or more (several small ones do not).
     """
+    a1_max = criteria.max_of("A1") if "A1" in criteria.by_code() else None
+    share, limit = rules.floor_a1_share, rules.floor_deduction
+    return _floors(totals.a1_points, a1_max, share, totals.largest_deduction, limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _floors(
+    a1_points: Decimal,
+    a1_max: Decimal | None,
+    a1_share: Fraction,
+    largest_deduction: Decimal,
+    floor_deduction: Decimal,
+) -> tuple[Floor, ...]:
+    """`floor_reasons` on the figures it reads: standings ask it for every unit after each
+    event, with the same few figures (exact arithmetic on fractions is slow in Python)."""
     reasons: list[Floor] = []
-    if "A1" in criteria.by_code():
-        needed = rules.floor_a1_share * Fraction(criteria.max_of("A1"))
-        if Fraction(totals.a1_points) < needed:
-            reasons.append(Floor.A1_BELOW_SHARE)
-    if totals.largest_deduction >= rules.floor_deduction:
+    if a1_max is not None and Fraction(a1_points) < a1_share * Fraction(a1_max):
+        reasons.append(Floor.A1_BELOW_SHARE)
+    if largest_deduction >= floor_deduction:
         reasons.append(Floor.DEDUCTION_TOO_LARGE)
     return tuple(reasons)
 

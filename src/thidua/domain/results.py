@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from thidua.domain.notes import Note, floor_notes, membership_notes, registration_notes
 from thidua.domain.pledge import Pledge
-from thidua.domain.ranking import Ranking, UnitTotals, rank, unit_totals
+from thidua.domain.ranking import Ranking, UnitTotals, rank
 from thidua.domain.scorecard import CardView, Layer, ScoredCard
 
 if TYPE_CHECKING:  # the aggregate records results, so it imports this module
@@ -84,10 +84,7 @@ def year_result(year: "ClusterYear", cards: Mapping[str, ScoredCard], on: date) 
     members = sorted(year.members_on(on))
     layers = {}
     for layer in Layer:
-        totals = tuple(
-            unit_totals(unit, criteria, cards[unit].points(layer), cards[unit].submitted_at)
-            for unit in members
-        )
+        totals = tuple(cards[unit].totals(unit, layer, criteria) for unit in members)
         layers[layer] = LayerResult(totals=totals, ranking=rank(totals, criteria, year.rules))
     return YearResult(
         on=on,

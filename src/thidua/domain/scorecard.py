@@ -23,6 +23,7 @@ from eventsourcing.domain import event
 from thidua.domain.criteria import CriteriaSet, Criterion, Kind
 from thidua.domain.entity import KEPT, Entity
 from thidua.domain.errors import InvalidState, RuleViolation
+from thidua.domain.ranking import UnitTotals, unit_totals
 from thidua.domain.rules import YearRules, check_points
 from thidua.domain.text import nfc
 
@@ -111,6 +112,8 @@ class ScoredCard(Protocol):
 
     def flagged(self, criteria: CriteriaSet) -> list[str]: ...
 
+    def totals(self, unit: str, layer: Layer, criteria: CriteriaSet) -> UnitTotals: ...
+
 
 @dataclass(frozen=True)
 class CardView:
@@ -124,6 +127,9 @@ class CardView:
 
     def flagged(self, criteria: CriteriaSet) -> list[str]:
         return flagged_codes(self.entries, criteria)
+
+    def totals(self, unit: str, layer: Layer, criteria: CriteriaSet) -> UnitTotals:
+        return unit_totals(unit, criteria, self.points(layer), self.submitted_at)
 
 
 class Scorecard(Entity):
@@ -370,6 +376,16 @@ class Scorecard(Entity):
         if layer not in kept[1]:
             kept[1][layer] = layered_points(self.entries, layer)
         return dict(kept[1][layer])
+
+    def totals(self, unit: str, layer: Layer, criteria: CriteriaSet) -> UnitTotals:
+        kept = self.__dict__.get(KEPT + "totals")
+        if kept is None or kept[0] != self.version or kept[1] is not criteria:
+            kept = (self.version, criteria, {})
+            self.__dict__[KEPT + "totals"] = kept
+        found: dict[tuple[str, Layer], UnitTotals] = kept[2]
+        if (unit, layer) not in found:
+            found[unit, layer] = unit_totals(unit, criteria, self.points(layer), self.submitted_at)
+        return found[unit, layer]
 
 
 _DECIDED = {Outcome.ACCEPTED: "chấp nhận", Outcome.REJECTED: "không chấp nhận"}

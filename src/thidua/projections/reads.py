@@ -56,6 +56,18 @@ async def standings(
     return await standings_at(conn, tenant, year, position, reader)
 
 
+async def standings_reached(conn: Connection, tenant: str) -> tuple[int, datetime | None]:
+    """How far the standings have read the log, and when that position was recorded: the
+    moment every standings and scorecard read at that position reflects."""
+    position = await conn.fetchval(
+        "SELECT position FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2",
+        tenant,
+        NAME,
+    )
+    position = int(position or 0)
+    return position, await eventstore.recorded_at(conn, tenant, position)
+
+
 async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
     """The last position the log had taken at this moment (0 before the first event)."""
     return await eventstore.position_at(conn, tenant, moment)

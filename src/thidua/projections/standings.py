@@ -91,6 +91,19 @@ def _row(standing: Standing) -> tuple[Any, ...]:
     return tuple(_column(standing, name) for name, _ in COLUMNS)
 
 
+def _same(one: Standing | None, other: Standing | None) -> bool:
+    """Equal as the rows would be, without making the rows: 5 and 5.00 are equal numbers
+    but not the same figure shown."""
+    if one is None or other is None or one != other:
+        return one is other
+    return _figures(one) == _figures(other)
+
+
+def _figures(standing: Standing) -> tuple[str, ...]:
+    sums = (standing.base, standing.bonus, standing.deductions, standing.total)
+    return tuple(map(str, (*sums, *standing.parts.values())))
+
+
 def score_entries() -> Temporal:
     return Temporal(
         "score_entries",
@@ -111,8 +124,8 @@ class YearState(YearInputs):
     """A cluster-year's aggregates as the log has built them so far, and what was written."""
 
     changed: bool = False
-    # The standings rows as last written, by (layer, unit); None: not known, rewrite them all.
-    written: dict[tuple[Layer, str], tuple[Any, ...]] | None = None
+    # The standings as last written, by (layer, unit); None: not known, rewrite them all.
+    written: dict[tuple[Layer, str], Standing] | None = None
 
 
 class StandingsProjection:
@@ -213,8 +226,7 @@ class StandingsState:
         self, conn: Connection, tenant: str, generation: int, number: int, state: YearState
     ) -> None:
         """Write the rows that changed: one score moves one unit's total, and a few ranks."""
-        rows = state.standings()
-        now = {(r.layer, r.unit): _row(r) for r in rows}
+        now = {(s.layer, s.unit): s for s in state.standings()}
         before = state.written
         if before is None:
             await conn.execute(
@@ -224,7 +236,7 @@ class StandingsState:
                 number,
             )
             before = {}
-        stale = [key for key, row in before.items() if now.get(key) != row]
+        stale = [key for key, was in before.items() if not _same(now.get(key), was)]
         if stale:
             await conn.execute(
                 "DELETE FROM standings WHERE tenant_id = $1 AND generation = $2 AND year = $3"
@@ -235,6 +247,6 @@ class StandingsState:
                 [layer for layer, _ in stale],
                 [unit for _, unit in stale],
             )
-        fresh = [row for key, row in now.items() if before.get(key) != row]
+        fresh = [_row(s) for key, s in now.items() if not _same(before.get(key), s)]
         await insert_rows(conn, "standings", COLUMNS, fresh, tenant, generation)
         state.written = now

@@ -11,6 +11,7 @@ fresh state unless the caller named the version it expects.
 
 import asyncio
 import contextlib
+import copy
 import random
 import uuid
 import weakref
@@ -54,6 +55,7 @@ def refused_as(envelope: Envelope, refusal: DomainError) -> Actor | None:
 class Emulation:
     def __init__(self, store: EventStore, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
+        self._reads_from = store  # where aggregates are read for queries (`reading_from`)
         self.repo = Repository()
         self.clock = clock
         # Told of each command once it committed (the ledger signs at finalisation).
@@ -189,11 +191,18 @@ class Emulation:
     # The aggregates as they stand, for reads: the unit of work's own loaders, each in a
     # session of its own.
 
+    def reading_from(self, store: EventStore) -> "Emulation":
+        """This service with its aggregates read from another copy of the log (a replica);
+        commands, and the refusals of reads, still go to the primary."""
+        view = copy.copy(self)
+        view._reads_from = store
+        return view
+
     @contextlib.asynccontextmanager
     async def _reading(self, cluster: str) -> AsyncIterator[UnitOfWork]:
         at = self.clock()
-        async with self.store.session(cluster) as session:
-            yield UnitOfWork(self.store, session, self.repo, at, local_day(at))
+        async with self._reads_from.session(cluster) as session:
+            yield UnitOfWork(self._reads_from, session, self.repo, at, local_day(at))
 
     async def year(self, cluster: str, year: int) -> ClusterYear:
         async with self._reading(cluster) as uow:

@@ -29,6 +29,7 @@ from thidua.projections.runtime import PROJECTIONS
 from thidua.service.versions import KnownVersions
 from thidua.store.eventstore import EventStore
 
+HISTORY_CAP = 20_000  # score changes read for one scorecard's history (a year has hundreds)
 AUDIT_BATCH = 500  # rows of the audit history read at a time when the whole trail is read
 
 
@@ -38,6 +39,23 @@ class AuditSnapshot:
 
     head: int  # the log's last position
     through: int  # the audit history had read the log up to here (at most the head)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The point of the log a read reflects: a position and when it was recorded."""
+
+    position: int
+    recorded_at: datetime | None  # None before the cluster's first event
+
+
+@dataclass(frozen=True)
+class ScorecardsThen:
+    """Units' scorecards as of one moment, with the score history up to it when asked."""
+
+    moment: Moment
+    cards: list[ScorecardAt]
+    history: list[dict[str, Any]]  # score changes of the units, in log order
 
 
 class Reads:
@@ -75,6 +93,40 @@ class Reads:
         async with self._store.transaction(cluster) as conn:
             position = await reads.position_at(conn, cluster, moment)
             return position, await reads.standings_at(conn, cluster, year, position, reader)
+
+    async def moment(self, cluster: str) -> Moment:
+        """The position the standings (and so every result read) have reached."""
+        async with self._store.transaction(cluster) as conn:
+            return Moment(*await reads.standings_reached(conn, cluster))
+
+    async def standings_then(
+        self, cluster: str, year: int, reader: Reader | None
+    ) -> tuple[Moment, list[Standing]]:
+        """The standings as the reader may see them, at the position the standings have
+        read (one transaction: the figures and the moment they reflect agree)."""
+        async with self._store.transaction(cluster) as conn:
+            moment = Moment(*await reads.standings_reached(conn, cluster))
+            rows = await reads.standings_at(conn, cluster, year, moment.position, reader)
+        return moment, rows
+
+    async def scorecards_then(
+        self, cluster: str, year: int, units: list[str], history: bool = False
+    ) -> ScorecardsThen:
+        """Units' scorecards at the position the standings have read, and (`history`)
+        every score change of those units up to it, in one transaction."""
+        async with self._store.transaction(cluster) as conn:
+            moment = Moment(*await reads.standings_reached(conn, cluster))
+            cards = await reads.scorecards_at(conn, cluster, year, units, moment.position)
+            changes: list[dict[str, Any]] = []
+            if history:
+                where = AuditFilter(
+                    subject="score",
+                    year=year,
+                    units=tuple(units),
+                    before_position=moment.position + 1,
+                )
+                changes = await reads.audit_history(conn, cluster, where, HISTORY_CAP)
+        return ScorecardsThen(moment, cards, changes)
 
     async def result(
         self,
@@ -163,7 +215,7 @@ class Reads:
         """The cluster's head and its projections' checkpoints: while this is unchanged, so
         is every answer about the cluster. Known without the database while nothing was
         appended to the cluster since it was last read (`KnownVersions`)."""
-        known = self._versions.get(cluster) if self._store.listening else None
+        known = self.known_version(cluster)
         if known is not None:
             return known
         if not self._store.listening:
@@ -171,6 +223,10 @@ class Reads:
         version = await checkpoints.log_version(self._store, cluster)
         self._versions.keep(cluster, version)
         return version
+
+    def known_version(self, cluster: str) -> tuple[int, ...] | None:
+        """The cluster's version if this instance knows it without the database."""
+        return self._versions.get(cluster) if self._store.listening else None
 
     def watch(self, cluster: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """An event set whenever the cluster's log may have grown, here or on another

@@ -17,6 +17,13 @@ from thidua.store.notifier import ANY_TENANT
 Version = tuple[int, ...]  # the head, then (version, generation, position) per projection
 
 
+def reflected(version: Version, projections: int) -> int:
+    """The position up to which the log and every read model have been read: what an
+    answer at this version reflects (0 while a projection has read nothing)."""
+    head, positions = version[0], version[3::3]
+    return min(head, *positions) if len(positions) == projections else 0
+
+
 class KnownVersions:
     def __init__(self, size: int = 10_000, ttl: float = 30.0, projections: int = 2) -> None:
         self._kept: OrderedDict[str, tuple[Version, float]] = OrderedDict()

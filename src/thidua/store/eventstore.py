@@ -53,6 +53,17 @@ _COLUMNS = (
 
 _APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
+# Nothing behind when the replica streams from the primary and has replayed all it
+# received (an idle primary sends nothing, and its last commit may be old); else the time
+# since the last commit it replayed, which grows while it is cut off. NULL on a server
+# not in recovery: a primary, or a replica promoted away from ours.
+_REPLAY_LAG = """
+SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+                 AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+"""
+
 # Runs in an append's transaction once its events are in (connection, tenant, the events
 # as the log now holds them): the inline projections, so a writer reads its own write.
 InlineHook = Callable[[Connection, str, Sequence[RecordedEvent]], Awaitable[None]]
@@ -77,6 +88,28 @@ class EventStore:
         store = cls(dsn, pool)
         store._notifier.start()
         return store
+
+    @classmethod
+    async def open_replica(
+        cls, dsn: str, *, max_size: int = 10, connect_timeout: float = 10
+    ) -> "EventStore":
+        """A store on a streaming replica of the primary, for reads: the server refuses
+        writes, and this store neither notifies nor listens (a standby can do neither).
+        It connects on first use, so a replica that is down delays nothing at start."""
+        pool = await create_app_pool(
+            dsn,
+            min_size=0,
+            max_size=max_size,
+            reset=_keep_session,
+            connect_timeout=connect_timeout,
+        )
+        return cls(dsn, pool)
+
+    async def replay_lag(self) -> float | None:
+        """On a streaming replica, how many seconds its replay is behind (0 when it has
+        replayed all it received); None on a server that is not replaying."""
+        found = await self._pool.fetchval(_REPLAY_LAG)
+        return None if found is None else float(found)
 
     async def close(self) -> None:
         await self._notifier.close()
@@ -311,6 +344,14 @@ async def position_at(conn: Connection, tenant: str, moment: datetime) -> int:
         moment,
     )
     return int(found or 0)
+
+
+async def recorded_at(conn: Connection, tenant: str, position: int) -> datetime | None:
+    """When the event at this position was recorded (None for position 0 or none)."""
+    found: datetime | None = await conn.fetchval(
+        "SELECT recorded_at FROM events WHERE tenant_id = $1 AND position = $2", tenant, position
+    )
+    return found
 
 
 async def position_after(

@@ -7,14 +7,18 @@ from starlette.routing import Route, WebSocketRoute, request_response
 from thidua.api.context import Services
 from thidua.api.downloads import Downloads
 from thidua.api.endpoint import Endpoint
+from thidua.api.imports import Imports
 from thidua.api.schema import build_schema
+from thidua.api.sheets import Sheets, routes_of
 from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import Runtime, open_ledger
 from thidua.service.emulation import Emulation
 from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
+from thidua.service.replicas import ReadRoutes
 from thidua.web.health import healthz, readyz
 from thidua.web.ledger import log_key
+from thidua.web.pages import Pages
 
 
 def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlette:
@@ -23,15 +27,20 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
     ledger = open_ledger(runtime)
     emulation.committed.append(ledger.after_commit)
     reads = Reads(runtime.store)
-    services = Services(reads, emulation, ledger, Evidence(ledger, reads))
+    routes = ReadRoutes(reads, emulation, runtime.replicas)
+    services = Services(reads, emulation, ledger, Evidence(ledger, reads), routes)
     verifier = TokenVerifier(settings)
+    pages = Pages(settings)
     graphql = Endpoint(
         build_schema(introspection=settings.introspection),
         services,
         verifier,
-        ide=not settings.production,
+        ide=None if settings.production else pages.graphiql,
     )
     downloads = Downloads(services, verifier)
+    sheets = Sheets(services, verifier)
+    imports = Imports(services, verifier)
+    form = "/clusters/{code}/years/{year}/units/{unit}/self-assessment.xlsx"
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -40,6 +49,11 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             Route("/graphql", graphql),
             Route("/clusters/{code}/graphql", graphql),
             Route("/clusters/{code}/audit.xlsx", downloads.audit_workbook, methods=["GET"]),
+            *(Route(path, handler, methods=["GET"]) for path, handler in routes_of(sheets)),
+            Route(form, imports.self_assessment_form, methods=["GET"]),
+            Route(form, imports.self_assessment_import, methods=["POST"]),
+            Route("/city/criteria.xlsx", imports.criteria_template, methods=["GET"]),
+            Route("/city/criteria.xlsx", imports.criteria_import, methods=["POST"]),
             # Evidence is JSON, about 1 kB an event: compressed for clients that accept it.
             Route(
                 "/clusters/{code}/evidence",
@@ -48,6 +62,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             ),
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
+            *pages.routes(),
         ]
     )
     app.state.runtime = runtime
