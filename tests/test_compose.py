@@ -66,6 +66,7 @@ def test_the_load_balancer_sends_to_both_instances_and_upgrades_websockets() -> 
     assert sorted(upstreams) == APPS
     assert "proxy_set_header Upgrade $http_upgrade;" in nginx
     assert "proxy_set_header Connection $connection_upgrade;" in nginx
+    assert re.search(r"location = /metrics \{\s*return 404;", nginx)  # scraped per instance
     (mount,) = services()["lb"]["volumes"]
     assert mount == "./nginx.conf:/etc/nginx/nginx.conf:ro"
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from thidua.errors import ThiduaError
 from thidua.ledger.note import NoteError, generate_key, parse_signer
+from thidua.telemetry import logs, traces
 
 
 class ConfigurationError(ThiduaError):
@@ -108,16 +109,6 @@ ENVIRONMENTS = ("development", "production")
 MIN_SECRET_LENGTH = 32
 
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = env.get(name) or default
-    if value not in choices:
-        raise ConfigurationError(
-            f"{name}={value!r} không hợp lệ: chỉ nhận {' hoặc '.join(choices)} "
-            f"(must be {' or '.join(choices)})."
-        )
-    return value
-
-
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     text = env.get(name) or ""
     try:
@@ -201,6 +192,65 @@ class ReplicaSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """How the instance is watched: its log lines' format and level, whether /metrics is
+    served (and the bearer token it then asks for, if any), and where traces go."""
+
+    log_format: str = "console"
+    log_level: str = "INFO"
+    metrics: bool = True
+    metrics_token: str | None = None
+    traces: str = "none"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], production: bool) -> "TelemetrySettings":
+        log_format = _choice(
+            env, "THIDUA_LOG_FORMAT", logs.FORMATS, "json" if production else "console"
+        )
+        level = _choice(env, "THIDUA_LOG_LEVEL", logs.LEVELS, "INFO", upper=True)
+        metrics = _choice(env, "THIDUA_METRICS", ("on", "off"), "on") == "on"
+        # The SDK's own switches: no exporter unless one is named or an endpoint given.
+        default = "otlp" if _otlp_endpoint(env) else "none"
+        exporter = _choice(env, "OTEL_TRACES_EXPORTER", traces.EXPORTERS, default)
+        if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            exporter = "none"
+        protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+        )
+        if exporter == "otlp" and protocol != "http/protobuf":
+            raise ConfigurationError(
+                "OTEL_EXPORTER_OTLP_PROTOCOL: chỉ hỗ trợ http/protobuf "
+                "(only http/protobuf is supported)."
+            )
+        token = env.get("THIDUA_METRICS_TOKEN") or None
+        return cls(log_format, level, metrics, token, exporter)
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> bool:
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def _choice(
+    env: Mapping[str, str],
+    name: str,
+    allowed: tuple[str, ...],
+    default: str,
+    *,
+    upper: bool = False,
+) -> str:
+    given = (env.get(name) or default).strip()
+    given = given.upper() if upper else given.lower()
+    if given not in allowed:
+        raise ConfigurationError(
+            f"{name}={env.get(name)!r} không hợp lệ: chỉ nhận {' hoặc '.join(allowed)} "
+            f"(must be {' or '.join(allowed)})."
+        )
+    return given
+
+
+@dataclass(frozen=True)
 class Settings:
     """DATABASE_URL names a PostgreSQL server; without it an embedded one runs in data_dir."""
 
@@ -212,6 +262,7 @@ class Settings:
     log: LogSettings = LogSettings()
     replicas: ReplicaSettings = ReplicaSettings()
     sign_in: SignInSettings = SignInSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -241,6 +292,7 @@ class Settings:
             LogSettings.from_env(env),
             ReplicaSettings.from_env(env),
             SignInSettings.from_env(env),
+            TelemetrySettings.from_env(env, production),
         )
         if settings.log.key is not None:
             settings.log_key()  # a key given in the environment is checked at once

@@ -1,8 +1,6 @@
 """What every resolver gets: the services (commands and reads), the verified caller, the
 cluster in the URL, the request id and the request's DataLoaders."""
 
-import itertools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +13,7 @@ from thidua.service.evidence import Evidence
 from thidua.service.ledger import Ledger
 from thidua.service.reads import Reads
 from thidua.service.replicas import ReadRoutes
-
-# Unique, not secret: a random prefix per process and a counter (uuid4 per request costs
-# a system call for randomness nobody needs).
-_REQUEST_IDS = (f"{uuid.uuid4().hex[:12]}{n:012x}" for n in itertools.count())
+from thidua.telemetry import request as served
 
 
 @dataclass
@@ -35,7 +30,7 @@ class Context:
     services: Services
     cluster: str | None  # from /clusters/{code}/graphql; None at /graphql
     principal: Principal | None = None  # set once the token is verified
-    request_id: str = field(default_factory=lambda: next(_REQUEST_IDS))
+    request_id: str = field(default_factory=served.request_id)  # the web layer's, for the log
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     # The log position the answer reflects (a query) or committed (a mutation), if known.

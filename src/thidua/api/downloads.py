@@ -29,6 +29,7 @@ from thidua.domain.errors import Forbidden, InvalidInput, NotFound
 from thidua.domain.rights import Action, Actor
 from thidua.errors import ThiduaError, UnknownTenant
 from thidua.ledger.evidence import streamed
+from thidua.telemetry import metrics
 
 log = logging.getLogger("thidua.api")
 
@@ -81,6 +82,7 @@ def exporter(principal: Principal, actor: Actor) -> str:
 
 def internal_error(request: Request, request_id: str) -> Response:
     """An unexpected failure, as GraphQL masks one: nothing internal, the request id."""
+    metrics.refused("INTERNAL_ERROR")
     error = {
         "message": f"Lỗi nội bộ của máy chủ; mã yêu cầu {request_id}.",
         "extensions": {"code": "INTERNAL_ERROR", "requestId": request_id},

@@ -31,6 +31,7 @@ from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
 from thidua.errors import ThiduaError
+from thidua.telemetry import metrics
 
 log = logging.getLogger("thidua.api")
 
@@ -69,7 +70,9 @@ def bearer(value: str | None) -> str:
 def refused(request: Request, refusal: ThiduaError, status: int, request_id: str) -> Response:
     """A request refused before it runs (no token, a cluster not covered...): the status,
     and the refusal as a GraphQL errors list in the media type the caller accepts."""
-    log.info("refused %s (request %s): %s", request.url.path, request_id, refusal.code)
+    # The line carries the request's ids, route and cluster (telemetry.logs), not its path.
+    log.info("refused %s (request %s)", refusal.code, request_id)
+    metrics.refused(refusal.code)
     body = {"errors": [{"message": refusal.message, "extensions": extensions(refusal)}]}
     response = Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),

@@ -15,6 +15,7 @@ from strawberry.extensions import MaskErrors
 from thidua.api.tokens import Unauthenticated
 from thidua.domain.errors import Forbidden, InvalidInput, InvalidState, NotFound, RuleViolation
 from thidua.errors import ConcurrencyConflict, ThiduaError
+from thidua.telemetry import metrics
 
 log = logging.getLogger("thidua.api")
 
@@ -57,7 +58,10 @@ class CodedErrors(MaskErrors):
         )
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._coded(e) for e in errors]
+        coded = [self._coded(e) for e in errors]
+        for error in coded:
+            metrics.refused((error.extensions or {}).get("code"))
+        return coded
 
     def _coded(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error

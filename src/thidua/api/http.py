@@ -41,6 +41,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from strawberry.types import ExecutionResult
 
 from thidua.api.limits import MAX_BODY_BYTES, number
+from thidua.telemetry import metrics
+from thidua.telemetry.request import note_operation
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -123,6 +125,13 @@ def negotiate(accept: str | None) -> str:
     return best
 
 
+def counted(result: ExecutionResult) -> ExecutionResult:
+    """A request error refused here, its codes counted (the schema counts its own)."""
+    for error in result.errors or ():
+        metrics.refused((error.extensions or {}).get("code"))
+    return result
+
+
 def is_request_error(result: ExecutionResult) -> bool:
     """Refused before execution: parse, validation or variable coercion errors.
 
@@ -161,6 +170,7 @@ class TransportWS(BaseGraphQLTransportWSHandler[Context, RootValue]):
             assert isinstance(self.view, GraphQLView)
             refused = self.view.subscribe_refusal(message.get("payload"))
             if refused is not None:
+                counted(refused)
                 errors = [e.formatted for e in refused.errors or ()]
                 await self.send_message({"id": message["id"], "type": "error", "payload": errors})
                 return
@@ -188,6 +198,7 @@ class GraphQLView(GraphQL[Context, RootValue]):
         except HTTPException as e:
             media = negotiate(request.headers.get("accept"))
             code = e.code if isinstance(e, Refused) else "BAD_REQUEST"
+            metrics.refused(code)
             error = {"message": vietnamese(e.reason), "extensions": {"code": code}}
             response = Response(
                 self.encode_json({"errors": [error]}),
@@ -319,6 +330,20 @@ class GraphQLView(GraphQL[Context, RootValue]):
             )
         return None
 
+    def operation_name(self, request_data: GraphQLRequestData) -> object:
+        """The operation a request runs, by name: the one it names (as sent: maybe not a
+        string), else its only one."""
+        if request_data.operation_name or not isinstance(request_data.query, str):
+            return request_data.operation_name
+        document = self.document(request_data.query)
+        operations = [
+            d
+            for d in (document.definitions if document else ())
+            if isinstance(d, OperationDefinitionNode)
+        ]
+        only = operations[0] if len(operations) == 1 else None
+        return only.name.value if only is not None and only.name is not None else None
+
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         # Carries the negotiated media type to `create_response`.
         return GraphQLSubResponse(negotiate(request.headers.get("accept")))
@@ -333,8 +358,9 @@ class GraphQLView(GraphQL[Context, RootValue]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         refused = self.refusal(request_data)
+        note_operation(self.operation_name(request_data))
         if refused is not None:
-            return refused
+            return counted(refused)
         # Strawberry refuses a mutation over GET with 400; the spec says 405 Method Not Allowed.
         try:
             return await super().execute_single(

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from thidua.ledger.evidence import streamed
 from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
 from thidua.store.audit import verify_chain
+from thidua.telemetry import logs, traces
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -43,7 +44,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if settings.production and settings.database_url is not None:
         await refuse_unsafe_login(settings.database_url)
-    async with open_runtime(settings, replicas=True) as runtime:
+    async with watched(settings), open_runtime(settings, replicas=True) as runtime:
         if args.demo:
             await load_demo(runtime.store)
         app = create_app(runtime)
@@ -52,13 +53,36 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
         signer = asyncio.create_task(
             app.state.ledger.run(settings.log.interval), name="thidua-checkpoints"
         )
-        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="off")
+        # Logging is ours (telemetry.logs), and so is the access log: uvicorn's would
+        # carry the raw path and query string.
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
         try:
             await uvicorn.Server(config).serve()
         finally:
             runner.cancel()
             signer.cancel()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def watched(settings: Settings) -> AsyncIterator[None]:
+    """Log lines as configured; traces exported while the server runs, if configured."""
+    logs.configure(settings.telemetry.log_format, settings.telemetry.log_level)
+    tracing = traces.exporting(settings.telemetry.traces, os.environ)
+    if tracing is not None:
+        traces.start(tracing)
+        logging.getLogger("thidua").info("traces exported (%s)", settings.telemetry.traces)
+    try:
+        yield
+    finally:
+        traces.stop()
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:

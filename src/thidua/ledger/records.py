@@ -23,10 +23,14 @@ class Metadata:
     # day is known), else the service's clock; recorded_at is when the log took it.
     occurred_at: datetime | None = None
     command: str | None = None  # as the API names it: selfScore, finalise...
+    trace_id: str | None = None  # the OpenTelemetry trace the command ran in, if traced
 
     def to_json(self) -> dict[str, str | None]:
-        """The stored form: every text in NFC; the command's name where there is one."""
+        """The stored form: every text in NFC; the command's name and its trace id where
+        there are."""
         named = {} if self.command is None else {"command": self.command}
+        if self.trace_id is not None:
+            named["trace_id"] = self.trace_id
         return named | {
             "actor": nfc(self.actor),
             "role": nfc(self.role),
@@ -50,6 +54,7 @@ class Metadata:
             request_id=data.get("request_id"),
             occurred_at=_datetime(data.get("occurred_at")),
             command=data.get("command"),
+            trace_id=data.get("trace_id"),
         )
 
 

@@ -355,6 +355,23 @@ class Projector:
                 )
         return report
 
+    async def behind(self) -> list[Progress]:
+        """The (cluster, projection) pairs behind their log or built by another version,
+        and only them (the database picks them: no row per idle cluster comes back)."""
+        versions = {name: p.version for name, p in self.projections.items()}
+        return [
+            Progress(
+                tenant=row["tenant_id"],
+                projection=row["projection"],
+                head=row["head"],
+                position=row["position"],
+                version=row["version"],
+                current_version=versions[row["projection"]],
+                generation=None,
+            )
+            for row in await checkpoints.behind(self.store, versions)
+        ]
+
     async def catch_up_all(self, tenants: Collection[str] | None = None) -> int:
         """Bring the clusters whose projections are behind (or only these clusters) to the
         head, rebuilding those whose version changed."""

@@ -34,6 +34,7 @@ from thidua.service.handlers import CITY_LOG, CITY_NAME, HANDLERS, UnitOfWork
 from thidua.service.repository import Repository, read_version
 from thidua.store.errors import ConcurrencyConflict
 from thidua.store.eventstore import EventStore, Session
+from thidua.telemetry import metrics
 
 __all__ = ["CITY_LOG", "CITY_NAME", "Emulation"]
 
@@ -90,7 +91,9 @@ class Emulation:
                 raise
             except ConcurrencyConflict:
                 if envelope.expected_version is not None or attempt == RETRIES - 1:
+                    metrics.CONFLICTS.labels("refused").inc()
                     raise
+                metrics.CONFLICTS.labels("retried").inc()
                 # Jittered backoff, so writers of one stream stop colliding in lockstep.
                 await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
                 continue

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 from thidua.domain.days import HANOI, local_day
 from thidua.domain.rights import Actor, Caller
 from thidua.ledger.records import Metadata
+from thidua.telemetry.traces import trace_id
 
 __all__ = ["HANOI", "Calendar", "Envelope", "Recorded", "local_day", "utc_now"]
 
@@ -45,6 +46,7 @@ class Envelope:
             correlation_id=self.correlation_id,
             request_id=self.request_id,
             occurred_at=at,
+            trace_id=trace_id(),  # when a span is active: the event links to its trace
         )
 
 

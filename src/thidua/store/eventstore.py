@@ -28,6 +28,7 @@ from thidua.store.errors import (
     UnknownTenant,
 )
 from thidua.store.notifier import Changes, Notifier
+from thidua.telemetry import metrics
 
 # What a transaction hands out: a pooled connection, used like a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -115,6 +116,11 @@ class EventStore:
         await self._notifier.close()
         await self._pool.close()
 
+    def pool_use(self) -> tuple[int, int, int]:
+        """The connection pool's open connections, idle ones, and its maximum."""
+        pool = self._pool
+        return pool.get_size(), pool.get_idle_size(), pool.get_max_size()
+
     @contextlib.asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[Connection]:
         """A transaction that sees and writes only this tenant's rows."""
@@ -181,6 +187,7 @@ class EventStore:
             session = Session(self, conn, tenant)
             yield session
         if session.appended is not None:
+            metrics.APPENDED.inc(session.count)
             self._notifier.committed(tenant, session.appended)
 
     async def append(
@@ -400,6 +407,7 @@ class Session:
         self.conn = conn
         self.tenant = tenant
         self.appended: int | None = None  # the last position appended, announced on commit
+        self.count = 0  # events appended, counted once committed
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         rows = await self.conn.fetch(
@@ -494,6 +502,7 @@ class Session:
             expected = dict(guards).get(conflicting, expected_version)
             raise ConcurrencyConflict(conflicting, expected, version)
         if status == "appended":
+            self.count += len(positions)
             if self.store.inline:
                 records = [
                     RecordedEvent(

@@ -18,6 +18,7 @@ from thidua.service.reads import Reads
 from thidua.service.replicas import ReadRoutes
 from thidua.web.health import healthz, readyz
 from thidua.web.ledger import log_key
+from thidua.web.observe import observe
 from thidua.web.pages import Pages
 
 
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             *pages.routes(),
         ]
     )
+    observe(app, runtime)  # /metrics, request ids, access log, traces
     app.state.runtime = runtime
     app.state.ledger = ledger
     return app
