@@ -32,6 +32,7 @@ from thidua.db.migrate import migrate
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, YEAR, ensure_template
 from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear
 from thidua.domain.rights import Actor, Role
+from thidua.ledger.note import generate_key
 from thidua.service.emulation import CITY_LOG, Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
@@ -160,10 +161,11 @@ async def test_metrics_can_be_switched_off_or_asked_for_a_token(dsn: str) -> Non
 
 def test_telemetry_settings_are_checked() -> None:
     assert Settings.from_env({}).telemetry == TelemetrySettings()
-    production = {
+    production = {  # what production requires (see test_cli_failures)
         "THIDUA_ENV": "production",
-        "THIDUA_JWT_SECRET": "s",
-        "THIDUA_LOG_KEY": "k",
+        "DATABASE_URL": "postgresql://thidua_web@db/thidua",
+        "THIDUA_JWT_SECRET": "s" * 32,
+        "THIDUA_LOG_KEY": generate_key("o")[0],
         "THIDUA_LOG_ORIGIN": "o",
     }
     assert Settings.from_env(production).telemetry.log_format == "json"

@@ -7,14 +7,18 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from thidua.errors import ThiduaError
-from thidua.ledger.note import generate_key
+from thidua.ledger.note import NoteError, generate_key, parse_signer
 from thidua.telemetry import logs, traces
 
 
 class ConfigurationError(ThiduaError):
     code = "BAD_CONFIGURATION"
+
+
+DEV_SECRET_FILE = "dev-token-secret"
 
 
 @dataclass(frozen=True)
@@ -81,29 +85,82 @@ class LogSettings:
         key_file = env.get("THIDUA_LOG_KEY_FILE") or None
         entries = env.get("THIDUA_WITNESSES", "").replace("\n", ";").split(";")
         witnesses = tuple(_witness(entry) for entry in entries if entry.strip())
-        try:
-            interval = float(env.get("THIDUA_CHECKPOINT_INTERVAL") or 300)
-        except ValueError:
-            raise ConfigurationError(
-                "THIDUA_CHECKPOINT_INTERVAL phải là số giây (must be seconds)."
-            ) from None
         return cls(
             origin=env.get("THIDUA_LOG_ORIGIN") or "thidua.localhost",
             key=env.get("THIDUA_LOG_KEY") or None,
             key_file=Path(key_file) if key_file else None,
             witnesses=witnesses,
-            interval=interval,
+            interval=_seconds(env, "THIDUA_CHECKPOINT_INTERVAL", 300.0),
         )
 
 
 def _witness(entry: str) -> tuple[str, str]:
     url, _, key = entry.strip().partition(" ")
-    if not url.startswith(("http://", "https://")) or not key.strip():
+    if not _is_http_url(url) or not key.strip():
         raise ConfigurationError(
             "THIDUA_WITNESSES: mỗi nhân chứng là 'URL KHÓA_CÔNG_KHAI', cách nhau bởi ';' "
             "(each witness is 'URL PUBLIC_KEY', separated by ';')."
         )
     return url, key.strip()
+
+
+ENVIRONMENTS = ("development", "production")
+# RFC 7518 §3.2: an HS256 key has at least 256 bits.
+MIN_SECRET_LENGTH = 32
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name) or ""
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(
+            f"{name}={text!r} không hợp lệ: cần một số giây dương, ví dụ 300 "
+            "(must be a positive number of seconds)."
+        )
+    return value
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = _secret(env, "DATABASE_URL")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+        valid = parts.scheme in ("postgres", "postgresql") and not any(c.isspace() for c in url)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            "DATABASE_URL phải có dạng postgresql://người_dùng@máy:cổng/cơ_sở_dữ_liệu "
+            "(DATABASE_URL must be a postgresql:// URL)."
+        )
+    return url
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """NAME, or the content of the file NAME_FILE names (container and Kubernetes secrets)."""
+    value, file = env.get(name) or None, env.get(f"{name}_FILE") or None
+    if value is not None or file is None:
+        return value
+    try:
+        return Path(file).read_text("utf-8").strip() or None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{name}_FILE: không đọc được tệp {file} (cannot read it): {exc.strerror}."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -116,7 +173,7 @@ class ReplicaSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ReplicaSettings":
-        entries = env.get("THIDUA_REPLICA_URL", "").replace("\n", ";").split(";")
+        entries = (_secret(env, "THIDUA_REPLICA_URL") or "").replace("\n", ";").split(";")
         urls = tuple(entry.strip() for entry in entries if entry.strip())
         if not all(url.startswith(("postgres://", "postgresql://")) for url in urls):
             raise ConfigurationError(
@@ -187,7 +244,8 @@ def _choice(
     given = given.upper() if upper else given.lower()
     if given not in allowed:
         raise ConfigurationError(
-            f"{name} phải là một trong: {', '.join(allowed)} (must be one of these)."
+            f"{name}={env.get(name)!r} không hợp lệ: chỉ nhận {' hoặc '.join(allowed)} "
+            f"(must be {' or '.join(allowed)})."
         )
     return given
 
@@ -208,47 +266,79 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
-        url = env.get("DATABASE_URL") or None
-        if url is not None and not url.startswith(("postgres://", "postgresql://")):
-            raise ConfigurationError(
-                "DATABASE_URL phải có dạng postgresql://người_dùng@máy:cổng/cơ_sở_dữ_liệu "
-                "(DATABASE_URL must be a postgresql:// URL)."
-            )
+        url = _database_url(env)
         data_dir = Path(env.get("THIDUA_DATA_DIR") or ".thidua").expanduser().resolve()
-        production = env.get("THIDUA_ENV", "development") == "production"
+        production = _choice(env, "THIDUA_ENV", ENVIRONMENTS, "development") == "production"
         jwks_file = env.get("THIDUA_JWKS_FILE") or None
         tokens = TokenSettings(
-            secret=env.get("THIDUA_JWT_SECRET") or None,
+            secret=_secret(env, "THIDUA_JWT_SECRET"),
             jwks_url=env.get("THIDUA_JWKS_URL") or None,
             jwks_file=Path(jwks_file) if jwks_file else None,
             issuer=env.get("THIDUA_JWT_ISSUER") or "thidua",
             audience=env.get("THIDUA_JWT_AUDIENCE") or "thidua",
         )
-        if production and not (tokens.jwks_url or tokens.jwks_file or tokens.secret):
+        if tokens.jwks_url is not None and not _is_http_url(tokens.jwks_url):
+            raise ConfigurationError(
+                "THIDUA_JWKS_URL phải là một địa chỉ https://… (must be an http(s) URL)."
+            )
+        default = "off" if production else "on"
+        introspection = _choice(env, "THIDUA_INTROSPECTION", ("on", "off"), default) == "on"
+        settings = cls(
+            url,
+            data_dir,
+            production,
+            tokens,
+            introspection,
+            LogSettings.from_env(env),
+            ReplicaSettings.from_env(env),
+            SignInSettings.from_env(env),
+            TelemetrySettings.from_env(env, production),
+        )
+        if settings.log.key is not None:
+            settings.log_key()  # a key given in the environment is checked at once
+        if production:
+            settings._check_production(env)
+        return settings
+
+    def _check_production(self, env: Mapping[str, str]) -> None:
+        """What production refuses: the embedded server, no keys, the development secret."""
+        if self.database_url is None:
+            raise ConfigurationError(
+                "Chế độ production không chạy PostgreSQL nhúng: hãy đặt DATABASE_URL "
+                "(production needs DATABASE_URL)."
+            )
+        tokens = self.tokens
+        if not (tokens.jwks_url or tokens.jwks_file or tokens.secret):
             raise ConfigurationError(
                 "Chế độ production cần khóa kiểm tra token: THIDUA_JWKS_URL, THIDUA_JWKS_FILE "
                 "hoặc THIDUA_JWT_SECRET (production needs token keys)."
             )
-        introspection = env.get("THIDUA_INTROSPECTION", "off" if production else "on") == "on"
-        log = LogSettings.from_env(env)
-        if production and not ((log.key or log.key_file) and env.get("THIDUA_LOG_ORIGIN")):
+        if tokens.secret is not None and (
+            len(tokens.secret) < MIN_SECRET_LENGTH or tokens.secret == self._dev_secret()
+        ):
+            raise ConfigurationError(
+                f"Chế độ production không nhận khóa phát triển hay khóa ngắn hơn "
+                f"{MIN_SECRET_LENGTH} ký tự làm THIDUA_JWT_SECRET (production refuses the "
+                "development secret and short secrets)."
+            )
+        if not ((self.log.key or self.log.key_file) and env.get("THIDUA_LOG_ORIGIN")):
             raise ConfigurationError(
                 "Chế độ production cần khóa ký nhật ký và tên nhật ký: THIDUA_LOG_KEY hoặc "
                 "THIDUA_LOG_KEY_FILE, và THIDUA_LOG_ORIGIN (production needs the log's "
                 "signing key and origin)."
             )
-        replicas = ReplicaSettings.from_env(env)
-        sign_in = SignInSettings.from_env(env)
-        telemetry = TelemetrySettings.from_env(env, production)
-        return cls(
-            url, data_dir, production, tokens, introspection, log, replicas, sign_in, telemetry
-        )
+
+    def _dev_secret(self) -> str | None:
+        try:
+            return (self.data_dir / DEV_SECRET_FILE).read_text().strip()
+        except OSError:
+            return None
 
     def token_secret(self) -> str | None:
         """The HS256 secret: configured, or in development one kept in the data folder."""
         if self.tokens.secret or self.production:
             return self.tokens.secret
-        path = self.data_dir / "dev-token-secret"
+        path = self.data_dir / DEV_SECRET_FILE
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
@@ -257,7 +347,18 @@ class Settings:
 
     def log_key(self) -> str:
         """The checkpoint signer key: configured, or in development one kept in the data
-        folder (made on first use, named after the origin)."""
+        folder (made on first use, named after the origin); refused if it is not one."""
+        key = self._log_key_text()
+        try:
+            parse_signer(key)
+        except NoteError as exc:
+            raise ConfigurationError(
+                f"Khóa ký nhật ký không hợp lệ (the log key is not a signer key: {exc}); "
+                "cần dạng PRIVATE+KEY+tên+…"
+            ) from None
+        return key
+
+    def _log_key_text(self) -> str:
         if self.log.key:
             return self.log.key
         path = self.log.key_file or self.data_dir / "log-signing-key"

@@ -1,4 +1,4 @@
-"""thidua serve | demo | db migrate | audit verify|workbook | projections rebuild|status; a
+"""thidua serve | demo | db migrate|status | audit verify|workbook | projections rebuild|status; a
 failure is one clear line, non-zero exit."""
 
 import argparse
@@ -11,15 +11,18 @@ import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from thidua.bootstrap import open_ledger, open_runtime
-from thidua.cli import projections, workbooks
+from thidua.cli import arguments, projections, workbooks
 from thidua.cli.files import umask, user
-from thidua.config import Settings
+from thidua.config import ConfigurationError, Settings
 from thidua.db.migrate import migrate
-from thidua.db.server import database_url
+from thidua.db.pool import APP_ROLE
+from thidua.db.server import database_url, redact
+from thidua.db.status import DatabaseRole, database_status, refuse_unsafe_login
 from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
@@ -39,6 +42,8 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from thidua.web.app import create_app
 
+    if settings.production and settings.database_url is not None:
+        await refuse_unsafe_login(settings.database_url)
     async with watched(settings), open_runtime(settings, replicas=True) as runtime:
         if args.demo:
             await load_demo(runtime.store)
@@ -96,6 +101,31 @@ async def db_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def db_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the app can serve from this database, 1 when not (pending migrations,
+    no application role or one row-level security does not bind)."""
+    async with database_url(settings) as dsn:
+        status = await database_status(dsn)
+    print(f"máy chủ: PostgreSQL {status.server_version} ({redact(dsn)})")
+    print(f"người dùng kết nối: {status.user.name} ({_role_words(status.user)})")
+    app = status.app_role
+    print(f"vai trò ứng dụng {APP_ROLE}: {'chưa có' if app is None else _role_words(app)}")
+    print(f"migration: {len(status.applied)} đã áp dụng, {len(status.pending)} chờ áp dụng")
+    for migration in status.pending:
+        print(f"  chờ: {migration.name}")
+    if not status.ok:
+        print("thidua: cơ sở dữ liệu chưa sẵn sàng cho ứng dụng.", file=sys.stderr)
+    return 0 if status.ok else 1
+
+
+def _role_words(role: DatabaseRole) -> str:
+    if role.superuser:
+        return "SUPERUSER: bỏ qua row-level security"
+    if role.bypasses_rls:
+        return "BYPASSRLS: bỏ qua row-level security"
+    return "không phải superuser, chịu row-level security"
+
+
 async def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         key = note.parse_signer(settings.log_key()).verifier().text()
@@ -122,6 +152,7 @@ async def audit_key(args: argparse.Namespace, settings: Settings) -> int:
 
 async def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
+        await runtime.store.head(args.cluster)  # UnknownTenant, not a foreign key's error
         signed = await open_ledger(runtime).checkpoint(args.cluster)
     sys.stdout.write(signed.cosigned)
     return 0
@@ -130,6 +161,7 @@ async def audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 async def audit_export(args: argparse.Namespace, settings: Settings) -> int:
     kept = [_size_of(path) for path in args.checkpoint]
     async with open_runtime(settings) as runtime:
+        await runtime.store.head(args.cluster)  # UnknownTenant, not a foreign key's error
         ledger = open_ledger(runtime)
         evidence = Evidence(ledger, Reads(runtime.store))
         header, events = await evidence.export(
@@ -153,7 +185,12 @@ async def audit_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _size_of(path: Path) -> int:
     """The size of a kept checkpoint (its signature is the verifier's business)."""
-    return note.Checkpoint.parse(note.parse_note(read_kept(path))[0]).size
+    try:
+        return note.Checkpoint.parse(note.parse_note(read_kept(path))[0]).size
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise arguments.BadArgument(
+            f"--checkpoint {path}: không đọc được checkpoint đã lưu ({exc})."
+        ) from None
 
 
 async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,15 +228,14 @@ async def audit_workbook(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _year(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
-        raise argparse.ArgumentTypeError("năm thi đua phải là một năm từ 2000 đến 2100")
-    return int(text)
-
-
 async def token(args: argparse.Namespace, settings: Settings) -> int:
     from thidua.api.tokens import development_token
 
+    if settings.production:
+        raise ConfigurationError(
+            "Chế độ production không ký token phát triển; token do nhà cung cấp định danh "
+            "cấp (production issues no development tokens)."
+        )
     roles = [Role(r) for r in args.role]
     signed = development_token(
         settings, args.sub, args.cluster, roles, args.unit, args.ttl, args.name
@@ -210,12 +246,13 @@ async def token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="thidua", description=__doc__)
+    root = arguments.Parser(prog="thidua", description=__doc__)
+    root.add_argument("--version", action="version", version=f"thidua {version('thidua')}")
     commands = root.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP server")
     serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--port", type=arguments.port, default=8000)
     serve_cmd.add_argument("--demo", action="store_true", help="load the demo clusters first")
     serve_cmd.set_defaults(run=serve)
 
@@ -225,6 +262,9 @@ def parser() -> argparse.ArgumentParser:
         dest="db_command", required=True
     )
     db.add_parser("migrate", help="apply pending migrations").set_defaults(run=db_migrate)
+    db.add_parser(
+        "status", help="the server, the roles, the migrations applied and pending"
+    ).set_defaults(run=db_status)
 
     audit = commands.add_parser("audit", help="audit the event log").add_subparsers(
         dest="audit_command", required=True
@@ -238,9 +278,13 @@ def parser() -> argparse.ArgumentParser:
     checkpoint.set_defaults(run=audit_checkpoint)
     export = audit.add_parser("export", help="write a cluster's evidence for thidua-verify")
     export.add_argument("--cluster", required=True)
-    export.add_argument("--year", type=int, help="the cluster-year's events")
-    export.add_argument("--after", type=int, default=0, help="or the positions after this")
-    export.add_argument("--upto", type=int, help="... up to this one (default: the head)")
+    export.add_argument("--year", type=arguments.year, help="the cluster-year's events")
+    export.add_argument(
+        "--after", type=arguments.position, default=0, help="or the positions after this"
+    )
+    export.add_argument(
+        "--upto", type=arguments.position, help="... up to this one (default: the head)"
+    )
     export.add_argument(
         "--checkpoint",
         action="append",
@@ -255,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
         "workbook", help="write a cluster's audit trail as an Excel workbook"
     )
     workbook.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
-    workbook.add_argument("--year", type=_year, help="one year (default: every year)")
+    workbook.add_argument("--year", type=arguments.year, help="one year (default: every year)")
     workbook.add_argument("--out", required=True, help="the .xlsx file to write")
     workbook.set_defaults(run=audit_workbook)
 
@@ -271,7 +315,9 @@ def parser() -> argparse.ArgumentParser:
     )
     token_cmd.add_argument("--unit", help="the person's unit, for unit roles")
     token_cmd.add_argument("--name", help="the person's name as people write it")
-    token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token_cmd.add_argument(
+        "--ttl", type=arguments.positive, default=8 * 3600, help="seconds (default 8 h)"
+    )
     token_cmd.add_argument(
         "--link",
         nargs="?",

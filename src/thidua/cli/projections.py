@@ -16,14 +16,27 @@ from rich.progress import (
 from rich.table import Table
 
 from thidua.bootstrap import open_runtime
+from thidua.cli import arguments
 from thidua.config import Settings
-from thidua.projections.runtime import Projector, RebuildRunning
+from thidua.errors import ThiduaError
+from thidua.projections.runtime import PROJECTIONS, Projector, RebuildRunning
 
 console = Console()
 
 
-def _selected(projector: Projector, name: str | None) -> list[str]:
-    return [projector.projection(name).name] if name else list(projector.projections)
+class UnknownProjection(ThiduaError):
+    code = "UNKNOWN_PROJECTION"
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"Không có projection '{name}' (có: {', '.join(known)}).")
+
+
+def _selected(name: str | None) -> set[str]:
+    """The projections asked for, checked before anything starts."""
+    known = [p.name for p in PROJECTIONS]
+    if name is not None and name not in known:
+        raise UnknownProjection(name, known)
+    return {name} if name else set(known)
 
 
 async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,9 +44,11 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     line whatever the number of clusters; Ctrl-C stops at once (each cluster's unfinished
     rebuild is rolled back); with --stale, only what another version built, so a run that
     was stopped resumes where it stopped."""
+    names = _selected(args.projection)
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
-        names = set(_selected(projector, args.projection))
+        if args.cluster is not None:
+            await runtime.store.head(args.cluster)  # UnknownTenant: nothing to rebuild
         work = [
             (p.tenant, p.projection)
             for p in await projector.progress()
@@ -76,6 +91,8 @@ async def _clusters(projector: Projector) -> list[str]:
 
 async def status(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
+        if args.cluster is not None:
+            await runtime.store.head(args.cluster)  # UnknownTenant, not an empty table
         progress = await runtime.projector.progress()
     table = Table("cụm", "projection", "phiên bản", "thế hệ", "checkpoint", "đầu log", "trễ")
     for p in progress:
@@ -92,7 +109,7 @@ async def status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: "argparse._SubParsersAction[arguments.Parser]") -> None:
     group = commands.add_parser("projections", help="the read models").add_subparsers(
         dest="projections_command", required=True
     )
@@ -105,7 +122,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "--stale", action="store_true", help="only those another code version built (resumes)"
     )
     rebuild_cmd.add_argument(
-        "--jobs", type=int, default=4, help="clusters rebuilt at once (default 4)"
+        "--jobs", type=arguments.positive, default=4, help="clusters rebuilt at once (default 4)"
     )
     rebuild_cmd.set_defaults(run=rebuild)
     status_cmd = group.add_parser("status", help="each projection's checkpoint and lag")

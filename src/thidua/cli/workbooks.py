@@ -24,6 +24,7 @@ from thidua.api.sheets import render
 from thidua.api.tables import Table
 from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import open_runtime
+from thidua.cli import arguments
 from thidua.cli.files import user, write_whole
 from thidua.config import Settings
 from thidua.domain.results import RANKING_LAYER
@@ -107,12 +108,6 @@ async def import_workbook(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _year(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100):
-        raise argparse.ArgumentTypeError("năm thi đua phải là một năm từ 2000 đến 2100")
-    return int(text)
-
-
 def _layer(text: str) -> Layer:
     try:
         return layer_named(text)
@@ -120,13 +115,13 @@ def _layer(text: str) -> Layer:
         raise argparse.ArgumentTypeError("lớp điểm là self, verified hoặc city") from None
 
 
-def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: "argparse._SubParsersAction[arguments.Parser]") -> None:
     out = commands.add_parser(
         "export", help="write standings, scorecards or results as .xlsx or .csv"
     )
     out.add_argument("kind", choices=KINDS)
     out.add_argument("--cluster", required=True, help="cluster code, e.g. cum-xii")
-    out.add_argument("--year", required=True, type=_year)
+    out.add_argument("--year", required=True, type=arguments.year)
     out.add_argument("--unit", help="the unit, for a scorecard")
     out.add_argument(
         "--layer", type=_layer, help="self, verified or city (standings; default every layer)"
@@ -141,6 +136,6 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     into.add_argument("--file", required=True, help="the .xlsx to import")
     into.add_argument("--token", help="whose act it is (default: $THIDUA_TOKEN)")
     into.add_argument("--cluster", help="cluster code (self-assessment)")
-    into.add_argument("--year", type=_year, help="the year (self-assessment)")
+    into.add_argument("--year", type=arguments.year, help="the year (self-assessment)")
     into.add_argument("--unit", help="the unit (self-assessment)")
     into.set_defaults(run=import_workbook)

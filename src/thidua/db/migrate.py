@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from thidua.db.errors import MigrationError
+from thidua.db.pool import APP_ROLE
 from thidua.db.server import connect
 
 _FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -101,6 +102,8 @@ async def migrate(dsn: str, folder: Path | None = None) -> list[Migration]:
             pending = await pending_migrations(conn, known)
             for migration in pending:
                 await _apply(conn, migration)
+            # Readiness and `db status` read it as the app's own login role (a member of it).
+            await conn.execute(f"GRANT SELECT ON schema_migrations TO {APP_ROLE}")
             await _create_projection_tables(conn)
             return pending
         finally:

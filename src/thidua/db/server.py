@@ -33,8 +33,13 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
 
 
 def _start_embedded(pgdata: Path) -> Any:
-    import pgserver  # imported here: its import looks for binaries and is only needed here
-
+    try:  # imported here: its import looks for binaries and is only needed here
+        import pgserver
+    except ImportError:
+        raise DatabaseUnavailable(
+            "Chưa đặt DATABASE_URL và bản cài này không có PostgreSQL nhúng: đặt DATABASE_URL "
+            "hoặc cài 'thidua[embedded]' (set DATABASE_URL or install thidua[embedded])."
+        ) from None
     pgdata.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL in %s", pgdata)
     try:
