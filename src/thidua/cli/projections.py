@@ -17,9 +17,23 @@ from rich.table import Table
 
 from thidua.bootstrap import open_runtime
 from thidua.config import Settings
-from thidua.projections.runtime import Projector, RebuildRunning
+from thidua.errors import DatabaseUnavailable, ThiduaError
+from thidua.projections.runtime import Leftover, Projector, RebuildRunning
 
 console = Console()
+
+
+class RebuildInterrupted(ThiduaError):
+    """The database went away mid-rebuild: nothing half-built is served; run it again."""
+
+    code = "REBUILD_INTERRUPTED"
+
+    def __init__(self, cause: DatabaseUnavailable) -> None:
+        super().__init__(
+            f"Dựng lại bị ngắt giữa chừng vì mất kết nối cơ sở dữ liệu ({cause.code}); các bảng "
+            "đang phục vụ không đổi, phần dựng dở sẽ được dọn: hãy chạy lại lệnh khi cơ sở "
+            "dữ liệu hoạt động trở lại."
+        )
 
 
 def _selected(projector: Projector, name: str | None) -> list[str]:
@@ -31,8 +45,16 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     line whatever the number of clusters; Ctrl-C stops at once (each cluster's unfinished
     rebuild is rolled back); with --stale, only what another version built, so a run that
     was stopped resumes where it stopped."""
+    try:
+        return await _rebuild(args, settings)
+    except DatabaseUnavailable as exc:
+        raise RebuildInterrupted(exc) from exc
+
+
+async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
+        await projector.clean_leftovers()
         names = set(_selected(projector, args.projection))
         work = [
             (p.tenant, p.projection)
@@ -77,6 +99,7 @@ async def _clusters(projector: Projector) -> list[str]:
 async def status(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         progress = await runtime.projector.progress()
+        leftovers = await runtime.projector.leftovers()
     table = Table("cụm", "projection", "phiên bản", "thế hệ", "checkpoint", "đầu log", "trễ")
     for p in progress:
         if args.cluster and p.tenant != args.cluster:
@@ -89,7 +112,20 @@ async def status(args: argparse.Namespace, settings: Settings) -> int:
             p.tenant, p.projection, version, generation, str(p.position), str(p.head), str(p.lag)
         )
     console.print(table)
+    for leftover in leftovers:
+        if args.cluster is None or leftover.tenant == args.cluster:
+            console.print(_leftover(leftover))
     return 0
+
+
+def _leftover(found: Leftover) -> str:
+    where = f"{found.tenant}, {found.projection}: thế hệ {found.generation}"
+    if found.running:
+        return f"{where} đang được dựng lại (thế hệ đang phục vụ: {found.serving})."
+    return (
+        f"{where} còn sót lại từ một lần dựng lại bị ngắt (không được phục vụ); sẽ được dọn "
+        "khi máy chủ khởi động hoặc ở lần 'thidua projections rebuild' tới."
+    )
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -1,13 +1,55 @@
-from thidua.errors import ThiduaError
+"""The database's failures as the product names them: an outage (DatabaseUnavailable) or a
+full house (DatabaseBusy) whatever asyncpg or the socket called it."""
 
+import contextlib
+from collections.abc import Iterator
 
-class DatabaseUnavailable(ThiduaError):
-    """The PostgreSQL server could not be reached or started."""
+import asyncpg
 
-    code = "DATABASE_UNAVAILABLE"
+from thidua.errors import DatabaseBusy, DatabaseUnavailable, ThiduaError
+
+__all__ = ["DatabaseBusy", "DatabaseUnavailable", "MigrationError", "outage", "outages"]
+
+UNAVAILABLE = "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau ít phút."
+BUSY = "Cơ sở dữ liệu đang quá tải (hết kết nối); vui lòng thử lại sau ít giây."
+# Lost mid-request: a command may or may not have been recorded; its key makes a retry safe.
+RETRY_NOTE = " Gửi lại với cùng idempotencyKey thì không ghi trùng."
+
+# The server said it is going away, starting, or the connection is gone (class 08).
+_GONE = (
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.PostgresConnectionError,
+)
 
 
 class MigrationError(ThiduaError):
     """The migrations on disk and the ones applied to the database disagree."""
 
     code = "MIGRATION_REFUSED"
+
+
+def outage(exc: BaseException) -> DatabaseUnavailable | None:
+    """The outage an exception means, or None when it is something else (a bug, a refusal)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if isinstance(exc, asyncpg.TooManyConnectionsError):
+        return DatabaseBusy(BUSY)
+    if isinstance(exc, _GONE | OSError) or (
+        isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+    ):
+        return DatabaseUnavailable(UNAVAILABLE + RETRY_NOTE)
+    return None
+
+
+@contextlib.contextmanager
+def outages() -> Iterator[None]:
+    """Raises the outage a failure inside means, from it; anything else as it was."""
+    try:
+        yield
+    except Exception as exc:
+        found = outage(exc)
+        if found is None or found is exc:
+            raise
+        raise found from exc
