@@ -21,6 +21,7 @@ _GONE = (
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
     asyncpg.PostgresConnectionError,
+    OSError,  # refused, reset, unreachable
 )
 
 
@@ -31,12 +32,24 @@ class MigrationError(ThiduaError):
 
 
 def outage(exc: BaseException) -> DatabaseUnavailable | None:
-    """The outage an exception means, or None when it is something else (a bug, a refusal)."""
+    """The outage an exception means, or None when it is something else (a bug, a refusal).
+    A failure raised while handling an outage (a rollback on the dead connection) is it."""
+    seen = 0
+    found: BaseException | None = exc
+    while found is not None and seen < 5:
+        named = _named(found)
+        if named is not None:
+            return named
+        found, seen = found.__context__, seen + 1
+    return None
+
+
+def _named(exc: BaseException) -> DatabaseUnavailable | None:
     if isinstance(exc, DatabaseUnavailable):
         return exc
     if isinstance(exc, asyncpg.TooManyConnectionsError):
         return DatabaseBusy(BUSY)
-    if isinstance(exc, _GONE | OSError) or (
+    if isinstance(exc, _GONE) or (
         isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
     ):
         return DatabaseUnavailable(UNAVAILABLE + RETRY_NOTE)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from thidua.db.errors import outage
 from thidua.domain.standings import standings_year
 from thidua.errors import DatabaseUnavailable
 from thidua.ledger.records import RecordedEvent
@@ -38,7 +39,7 @@ from thidua.store.eventstore import (
     read_stream_upto,
     read_year,
 )
-from thidua.store.notifier import Changes
+from thidua.store.notifier import ANY_TENANT, Changes
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,9 @@ class Projector:
             for projection in self.projections.values():
                 await self._inline(conn, tenant, projection, appended[-1].position, decoded)
             await conn.execute("RELEASE SAVEPOINT inline_projections")
-        except Exception:
+        except Exception as exc:
+            if outage(exc) is not None:
+                raise  # the connection is gone, and the write with it: nothing to save
             await conn.execute("ROLLBACK TO SAVEPOINT inline_projections")
             for name in self.projections:
                 self._cache.pop((tenant, name), None)
@@ -422,7 +425,10 @@ class Projector:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(changes.woken.wait(), left)
                     for tenant, position in changes.drain().items():
-                        await self._follow(tenant, position)
+                        if tenant == ANY_TENANT:  # news may have been missed: ask the database
+                            await self.catch_up_all()
+                        else:
+                            await self._follow(tenant, position)
             except DatabaseUnavailable:
                 raise
             except Exception:
