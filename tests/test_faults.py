@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from api_client import SECRET, free_port, token
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, ensure_template
@@ -339,15 +339,11 @@ class Subscriber:
             try:
                 async with (
                     httpx.AsyncClient() as http,
-                    aconnect_ws(
-                        f"{url}/clusters/{self.setting.cluster}/graphql",
-                        http,
-                        subprotocols=["graphql-transport-ws"],
-                    ) as ws,
+                    _socket(f"{url}/clusters/{self.setting.cluster}/graphql", http) as ws,
                 ):
                     await self.follow(ws)
-            except (httpx.TransportError, WebSocketDisconnect, OSError):
-                pass
+            except Exception as exc:  # the instance died, the socket broke: the next one
+                self.errors.append(exc)
             self.resumed += 1
             await asyncio.sleep(0.2)
 
@@ -563,3 +559,122 @@ async def test_subscribers_of_a_killed_instance_resume_on_another(
         for task in following:
             task.cancel()
     await check_nothing_lost_or_doubled(setting, load)
+
+
+async def _marks(setting: Setting, cluster: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(setting.dsn)
+    try:
+        return await conn.fetch(
+            "SELECT projection, generation, building FROM projection_checkpoints"
+            " WHERE tenant_id = $1 AND building IS NOT NULL",
+            cluster,
+        )
+    finally:
+        await conn.close()
+
+
+async def _generations(setting: Setting, cluster: str, dsn: str | None = None) -> set[int]:
+    conn = await asyncpg.connect(dsn or setting.dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT generation FROM audit_history WHERE tenant_id = $1"
+            " UNION SELECT DISTINCT generation FROM score_entries WHERE tenant_id = $1",
+            cluster,
+        )
+        return {r["generation"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def _begun(setting: Setting, cluster: str, rebuild: subprocess.Popen[bytes]) -> None:
+    """Once the rebuild has marked the generation it builds."""
+    deadline = time.monotonic() + WAIT
+    while not await _marks(setting, cluster):
+        assert rebuild.poll() is None, "the rebuild ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+
+
+async def test_a_killed_or_cut_off_rebuild_is_reported_and_cleaned(
+    setting: Setting, servers: None
+) -> None:
+    from bench.fill import fill_year
+
+    big = f"cum-lon-{uuid.uuid4().hex[:6]}"
+    store = await EventStore.open(setting.dsn)  # a few batches' worth, projected by the rebuild
+    try:
+        await fill_year(store, big, 6_000)
+    finally:
+        await store.close()
+    log = setting.data_dir / "rebuild.log"
+    rebuild = ["projections", "rebuild", "--cluster", big]
+
+    # Killed: what it began is reported, and a server's start cleans it.
+    killed = setting.popen(*rebuild, log=log)
+    await _begun(setting, big, killed)
+    killed.kill()
+    killed.wait(30)
+    status = setting.cli("projections", "status", "--cluster", big)
+    assert status.returncode == 0, status.stderr
+    assert "còn sót lại từ một lần dựng lại bị ngắt" in status.stdout
+    server = setting.serve()
+    await ready(server)
+    deadline = time.monotonic() + WAIT
+    while await _marks(setting, big) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    assert await _marks(setting, big) == []
+    assert len(await _generations(setting, big)) == 1
+    assert "left by an interrupted rebuild" in server.text()
+    server.stop()
+
+    # Cut off by a restart of the database: one line, exit 2.
+    cut = setting.popen(*rebuild, log=log)
+    await _begun(setting, big, cut)
+    setting.pg.restart("immediate")
+    cut.wait(60)
+    said = log.read_text().split("thidua: ", 1)[-1]
+    assert cut.returncode == 2, log.read_text()
+    assert said.startswith("[REBUILD_INTERRUPTED]")
+    assert said.strip().count("\n") == 0
+    assert "Traceback" not in log.read_text()
+
+    # Run again: it cleans what was left and succeeds.
+    again = setting.cli(*rebuild)
+    assert again.returncode == 0, again.stderr
+    assert await _marks(setting, big) == []
+    assert len(await _generations(setting, big)) == 1
+    status = setting.cli("projections", "status", "--cluster", big)
+    assert "còn sót lại" not in status.stdout
+
+
+STANDINGS = (
+    "SELECT to_jsonb(s) - 'generation' AS row FROM standings s JOIN projection_checkpoints c"
+    " ON c.tenant_id = s.tenant_id AND c.projection = 'standings' AND c.generation = s.generation"
+    " ORDER BY s.tenant_id, s.year, s.layer, s.unit"
+)
+
+
+async def test_backup_and_restore_drill(setting: Setting) -> None:
+    """pg_dump, restored into a new database: the chain verifies, the read models rebuild
+    from the log, and the standings are those the original served."""
+    dump = setting.pg.root / "thidua.dump"
+    setting.pg.run("pg_dump", "--format=custom", f"--file={dump}", setting.dsn)
+    admin = await asyncpg.connect(setting.pg.dsn())
+    await admin.execute("DROP DATABASE IF EXISTS restored")
+    await admin.execute("CREATE DATABASE restored")
+    await admin.close()
+    restored = setting.pg.dsn("restored")
+    setting.pg.run("pg_restore", "--exit-on-error", f"--dbname={restored}", str(dump))
+    verified = setting.cli("audit", "verify", "--cluster", setting.cluster, dsn=restored)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    rebuilt = setting.cli("projections", "rebuild", dsn=restored)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    original, copy = await asyncpg.connect(setting.dsn), await asyncpg.connect(restored)
+    try:
+        served = [r["row"] for r in await original.fetch(STANDINGS)]
+        assert served
+        assert [r["row"] for r in await copy.fetch(STANDINGS)] == served
+        assert await _generations(setting, setting.cluster, restored) != set()
+    finally:
+        await original.close()
+        await copy.close()
