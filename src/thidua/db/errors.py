@@ -49,11 +49,18 @@ def _named(exc: BaseException) -> DatabaseUnavailable | None:
         return exc
     if isinstance(exc, asyncpg.TooManyConnectionsError):
         return DatabaseBusy(BUSY)
-    if isinstance(exc, _GONE) or (
-        isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
-    ):
+    if isinstance(exc, _GONE) or _broken(exc):
         return DatabaseUnavailable(UNAVAILABLE + RETRY_NOTE)
     return None
+
+
+def _broken(exc: BaseException) -> bool:
+    """asyncpg's word for a connection the server left: closed, or (when the server's
+    farewell is read before its socket closes) stuck on an error it will never finish."""
+    text = str(exc)
+    return (isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in text) or (
+        isinstance(exc, asyncpg.InternalClientError) and "cannot switch to state" in text
+    )
 
 
 @contextlib.contextmanager

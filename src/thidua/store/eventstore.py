@@ -14,7 +14,7 @@ from datetime import date, datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from thidua.db.errors import BUSY, DatabaseBusy, outages
+from thidua.db.errors import BUSY, DatabaseBusy, outage, outages
 from thidua.db.pool import create_app_pool
 from thidua.domain.checks import CLUSTER_CODE
 from thidua.domain.text import nfc
@@ -97,9 +97,11 @@ class EventStore:
             try:
                 yield conn
             except BaseException:
-                # A broken or cancelled connection cannot roll back; the pool discards it.
-                with contextlib.suppress(asyncpg.InterfaceError, OSError):
+                try:
                     await conn.execute("ROLLBACK")
+                except Exception:
+                    # Broken, or cut mid-statement: never handed out again.
+                    conn.terminate()
                 raise
             await conn.execute("COMMIT")
 
@@ -115,6 +117,10 @@ class EventStore:
                 raise DatabaseBusy(BUSY) from exc
             try:
                 yield conn
+            except Exception as exc:
+                if outage(exc) is not None:
+                    conn.terminate()  # whatever state it was left in, it is not reused
+                raise
             finally:
                 await self._pool.release(conn)
 

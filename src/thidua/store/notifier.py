@@ -196,13 +196,18 @@ class Notifier:
         if not batch:
             return
         try:
-            await self._pool.execute(
-                "SELECT pg_notify($1, t || ':' || p)"
-                " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
-                CHANNEL,
-                list(batch),
-                list(batch.values()),
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            async with self._pool.acquire(timeout=10) as conn:
+                try:
+                    await conn.execute(
+                        "SELECT pg_notify($1, t || ':' || p)"
+                        " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
+                        CHANNEL,
+                        list(batch),
+                        list(batch.values()),
+                    )
+                except BaseException:
+                    conn.terminate()  # cut mid-statement, it must not go back to the pool
+                    raise
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Other instances' subscribers will find the events on their next poll.
             log.warning("could not send NOTIFY for %d tenants: %r", len(batch), exc)
