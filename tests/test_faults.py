@@ -690,3 +690,36 @@ async def test_backup_and_restore_drill(setting: Setting) -> None:
     finally:
         await original.close()
         await copy.close()
+
+
+async def test_a_full_database_is_busy_not_down(setting: Setting, servers: None) -> None:
+    """Every connection slot taken (other instances, a runaway job): the instance says
+    `busy` and stays in rotation, its requests are 503 DATABASE_BUSY to retry, and it
+    serves again as soon as a slot frees."""
+    hogs: list[asyncpg.Connection] = []
+    try:
+        with contextlib.suppress(asyncpg.TooManyConnectionsError):
+            while len(hogs) < 200:
+                hogs.append(await asyncpg.connect(setting.dsn))
+        server = setting.serve()
+        busy = await ready(server, "busy")
+        assert busy["code"] == "DATABASE_BUSY"
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                f"{server.url}/clusters/{setting.cluster}/graphql",
+                json={"query": "{ cluster { name } }"},
+                headers={"authorization": f"Bearer {setting.auditor}"},
+            )
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "1"
+        (error,) = answer.json()["errors"]
+        assert error["extensions"]["code"] == "DATABASE_BUSY"
+        assert error["extensions"]["retryable"] is True
+        status = setting.cli("projections", "status")
+        assert status.returncode == 2
+        assert status.stderr.strip().count("\n") == 0
+        assert "[DATABASE_BUSY]" in status.stderr
+    finally:
+        for hog in hogs:
+            await hog.close()
+    await ready(server)
