@@ -304,9 +304,10 @@ class Projector:
             head = await self._swap(tenant, projection, state, position, generation)
             if report:
                 report(head, head)
-        # The old generation's rows go; the mark stays until they have gone.
-        async with self.store.transaction(tenant) as conn:
-            await self._drop_in(conn, tenant, projection.name)
+            # The old generation's rows go (the mark stays until they have), still under
+            # the rebuild's lock: no other rebuild's rows can be taken for them.
+            async with self.store.transaction(tenant) as conn:
+                await self._drop_in(conn, tenant, projection.name)
         return head
 
     async def _swap(
@@ -468,9 +469,11 @@ class Projector:
         return cleaned
 
     async def _drop_in(self, conn: Connection, tenant: str, name: str) -> None:
-        """Every generation but the serving one, in this transaction; none is being built."""
+        """Every generation but the serving one, in this transaction, by the holder of the
+        projection's rebuild lock (so none is being built, and the serving one cannot
+        change); writers are not held meanwhile."""
         projection = self.projections[name]
-        serving = await _lock_checkpoint(conn, tenant, projection)
+        serving = await _lock_checkpoint(conn, tenant, projection, lock=False)
         for table in projection.tables:
             await delete_generation(conn, table, tenant, keep=serving.generation)
         await checkpoints.mark_building(conn, tenant, name, None)
