@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -84,7 +85,17 @@ class Postgres:
 
     def init(self) -> None:
         self.root.chmod(0o755)
-        if self.user:
+        if self.user:  # as pgserver prepares it: the user, and binaries it may run
+            from pgserver.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
+
+            ensure_user_exists(self.user)
+            ensure_prefix_permissions(self.bin)
+            ensure_folder_permissions(self.bin.parent, stat.S_IRGRP | stat.S_IROTH)
+            ensure_folder_permissions(self.bin, stat.S_IXGRP | stat.S_IXOTH)
             shutil.chown(self.root, self.user)
         self.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
         self.start()

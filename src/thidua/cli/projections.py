@@ -42,16 +42,10 @@ def _selected(projector: Projector, name: str | None) -> list[str]:
 
 async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     """Every chosen (cluster, projection) rebuilt by a few workers at once; one progress
-    line whatever the number of clusters; Ctrl-C stops at once (each cluster's unfinished
-    rebuild is rolled back); with --stale, only what another version built, so a run that
+    line whatever the number of clusters; Ctrl-C stops at once (what an unfinished rebuild
+    wrote is never served, and goes at the next run or a server's start; a database lost
+    midway is REBUILD_INTERRUPTED, one line, exit 2); with --stale, only what another version built, so a run that
     was stopped resumes where it stopped."""
-    try:
-        return await _rebuild(args, settings)
-    except DatabaseUnavailable as exc:
-        raise RebuildInterrupted(exc) from exc
-
-
-async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
         await projector.clean_leftovers()
@@ -87,7 +81,10 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
                     rate = events / max(time.perf_counter() - started, 1e-9)
                     bar.update(task, advance=1, rate=rate)
 
-            await asyncio.gather(*(worker() for _ in range(min(args.jobs, len(work) or 1))))
+            try:
+                await asyncio.gather(*(worker() for _ in range(min(args.jobs, len(work) or 1))))
+            except DatabaseUnavailable as exc:  # begun: say so (before, it is plainly that)
+                raise RebuildInterrupted(exc) from exc
     console.print(f"{len(work)} projection(s) dựng lại, {events:,} sự kiện.")
     return 0
 
