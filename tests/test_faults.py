@@ -30,6 +30,7 @@ import pytest
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from api_client import SECRET, free_port, token
+from thidua.db.pool import create_app_pool
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, ensure_template
 from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear, SelfScore
 from thidua.domain.rights import Actor, Role
@@ -734,3 +735,23 @@ async def test_a_full_database_is_busy_not_down(setting: Setting, servers: None)
         for hog in hogs:
             await hog.close()
     await ready(server)
+
+
+async def test_a_pool_gives_idle_connections_back(setting: Setting) -> None:
+    """After a burst, connections idle longer than the pool's idle lifetime are closed:
+    the slots go back to the server, which other instances share."""
+    pool = await create_app_pool(setting.dsn, min_size=0, max_size=8, idle_lifetime=0.5)
+    try:
+
+        async def busy() -> None:
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_sleep(0.2)")
+
+        await asyncio.gather(*(busy() for _ in range(8)))
+        assert pool.get_size() == 8
+        deadline = time.monotonic() + WAIT
+        while pool.get_size() > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        assert pool.get_size() == 0
+    finally:
+        await pool.close()

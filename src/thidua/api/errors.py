@@ -76,6 +76,9 @@ class CodedErrors(MaskErrors):
     def _coded(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if isinstance(original, ThiduaError):
+            if isinstance(original, DatabaseUnavailable):  # the operator's business too
+                request_id = getattr(self.execution_context.context, "request_id", None)
+                log.warning("%s (request %s): %s", original.code, request_id, original.__cause__)
             error.extensions = {**(error.extensions or {}), **extensions(original)}
             error.message = original.message
             return error
