@@ -44,8 +44,8 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     """Every chosen (cluster, projection) rebuilt by a few workers at once; one progress
     line whatever the number of clusters; Ctrl-C stops at once (what an unfinished rebuild
     wrote is never served, and goes at the next run or a server's start; a database lost
-    midway is REBUILD_INTERRUPTED, one line, exit 2); with --stale, only what another version built, so a run that
-    was stopped resumes where it stopped."""
+    midway is REBUILD_INTERRUPTED, one line, exit 2); with --stale, only what another
+    version built, so a run that was stopped resumes where it stopped."""
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
         await projector.clean_leftovers()
