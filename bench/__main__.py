@@ -2,7 +2,10 @@
 figure the median of several runs (with min and max), each target a ratio to a baseline
 measured in the same run on the same PostgreSQL, or a bound. Prints a table and writes JSON.
 
-    python -m bench [--only write read rebuild travel scale] [--runs 3] [--seconds 5] [--quick]
+    python -m bench [--only write read rebuild travel scale soak] [--runs 3] [--seconds 5]
+                    [--minutes 30] [--quick]
+
+The soak (30 minutes of steady load, memory sampled) runs only when named: --only soak.
 
 Uses DATABASE_URL, or the embedded server, in fresh databases dropped afterwards.
 """
@@ -21,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import peer, read, rebuild, scale, travel, write
+from bench import peer, read, rebuild, scale, soak, travel, write
 from bench.figures import Figure, Target, table
 from bench.scratch import scratch_database
 from bench.servers import log
@@ -67,12 +70,13 @@ TARGETS = [
     Target("travel", "standings at a position (200 per run)", "p99_ms", below=50),
     Target("lag", "commit to subscriber (score load)", "p99_ms", below=100),
 ]
-CASES = ("write", "read", "rebuild", "travel", "scale")
+CASES = ("write", "read", "rebuild", "travel", "scale", "soak")
+DEFAULT = CASES[:-1]  # the soak is half an hour: asked for by name
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--only", nargs="+", choices=CASES, default=list(DEFAULT))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="per load run")
     parser.add_argument("--events", type=int, default=1_000_000, help="rebuild's log")
@@ -81,6 +85,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--clusters", type=int, nargs=2, default=[2, 2000], help="the scale case's two sizes"
     )
+    parser.add_argument("--minutes", type=float, default=30.0, help="the soak's length")
     parser.add_argument("--quick", action="store_true", help="1 run, 2 s, small logs: a smoke test")
     parser.add_argument("--json", type=Path, default=Path("bench/results.json"))
     parser.add_argument(
@@ -93,6 +98,7 @@ def arguments() -> argparse.Namespace:
     if args.quick:
         args.runs, args.seconds, args.events, args.travel_events = 1, 2.0, 20_000, 5_000
         args.clusters = [2, 20]
+        args.minutes = 1.0
     return args
 
 
@@ -103,6 +109,7 @@ def cases(args: argparse.Namespace) -> dict[str, Callable[[str], Awaitable[list[
         "rebuild": lambda dsn: rebuild.measure(dsn, args.runs, args.events),
         "travel": lambda dsn: travel.measure(dsn, args.runs, args.travel_events, args.samples),
         "scale": lambda _dsn: scale.figures(args.clusters, args.seconds),
+        "soak": lambda _dsn: soak.figures(args.minutes),
     }
 
 
@@ -148,7 +155,7 @@ async def main(args: argparse.Namespace) -> int:
         log(table(found))  # as each case ends, so a long run's figures are never lost
         figures += found
     by_name = {(f.case, f.subject): f for f in figures}
-    every = TARGETS + scale.targets(*args.clusters)
+    every = TARGETS + scale.targets(*args.clusters) + soak.TARGETS
     checked = [t.check(by_name) for t in every if t.case in args.only or t.case == "lag"]
     checked = [c for c in checked if c["value"] is not None]
     print(table(figures))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,12 +198,14 @@ async def test_introspection_can_be_switched_off(dsn: str) -> None:
 # --- internal errors masked, refusals kept ---------------------------------------------
 
 
-async def test_an_internal_error_is_masked(caplog: pytest.LogCaptureFixture) -> None:
-    gone = f"postgresql://postgres@127.0.0.1:{free_port()}/gone"
+async def test_an_internal_error_is_masked(
+    new_database: Callable[[], Awaitable[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    unmigrated = await new_database()  # a bug's stand-in: the tables are not there
     caplog.set_level(logging.INFO)
-    async with serving(gone) as api:
+    async with serving(unmigrated) as api:
         status, body = await api.post(
-            "{ cluster { position } }", token=auditor(gone, "cum-x"), cluster="cum-x"
+            "{ cluster { position } }", token=auditor(unmigrated, "cum-x"), cluster="cum-x"
         )
     assert status == 200, body
     assert body["data"] is None, body
@@ -218,6 +221,28 @@ async def test_an_internal_error_is_masked(caplog: pytest.LogCaptureFixture) -> 
     [logged] = [r for r in caplog.records if request_id in r.getMessage()]
     assert logged.levelno == logging.ERROR
     assert logged.exc_info is not None
+
+
+async def test_a_database_that_is_gone_is_a_503_to_retry() -> None:
+    """Not the caller's fault nor a bug: 503, Retry-After, a code that says to retry."""
+    gone = f"postgresql://postgres@127.0.0.1:{free_port()}/gone"
+    async with serving(gone) as api:
+        answer = await api.http.post(
+            "/clusters/cum-x/graphql",
+            json={"query": "{ cluster { position } }"},
+            headers={"authorization": f"Bearer {auditor(gone, 'cum-x')}"},
+        )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    [error] = answer.json()["errors"]
+    assert error["extensions"] == {
+        "code": "DATABASE_UNAVAILABLE",
+        "kind": "UNAVAILABLE",
+        "retryable": True,
+        "retryAfter": 5,
+    }
+    for leak in ("Traceback", "Errno", "refused", "127.0.0.1", "gone", "asyncpg"):
+        assert leak not in answer.text, answer.text
 
 
 async def test_domain_refusals_keep_their_code_and_message(dsn: str) -> None:
@@ -404,9 +429,9 @@ async def test_tokens_never_reach_the_log(dsn: str, caplog: pytest.LogCaptureFix
         trail = "{ cluster { auditTrail { edges { cursor } } } }"
         assert await api.refused(trail, token=dashboard, cluster=code) == "FORBIDDEN"
     async with serving(gone) as api:
-        assert await api.refused(trail, token=dashboard, cluster="x") == "INTERNAL_ERROR"
+        assert await api.refused(trail, token=dashboard, cluster="x") == "DATABASE_UNAVAILABLE"
     assert "refused" in caplog.text  # the logs were captured
-    assert "internal error" in caplog.text
+    assert "DATABASE_UNAVAILABLE" in caplog.text
     for secret in (expired, elsewhere, dashboard):
         assert secret not in caplog.text
         assert secret.split(".")[2] not in caplog.text  # not even the signature

@@ -15,6 +15,22 @@ class ThiduaError(Exception):
         return f"[{self.code}] {self.message}"
 
 
+class DatabaseUnavailable(ThiduaError):
+    """The database cannot be reached (down, restarting, the connection lost): nothing is
+    wrong with the request, which may be sent again (a command with its idempotency key)."""
+
+    code = "DATABASE_UNAVAILABLE"
+    retry_after = 5  # seconds: a restart takes a few
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """The database is reachable but has no connection free (the pool or the server is
+    full): the request may be sent again shortly."""
+
+    code = "DATABASE_BUSY"
+    retry_after = 1
+
+
 class ConcurrencyConflict(ThiduaError):
     """The stream moved on since the caller read it: nothing was recorded."""
 

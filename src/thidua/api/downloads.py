@@ -27,7 +27,7 @@ from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.api.workbooks import MEDIA_TYPE, export_audit_trail, file_name, role_label
 from thidua.domain.errors import Forbidden, InvalidInput, NotFound
 from thidua.domain.rights import Action, Actor
-from thidua.errors import ThiduaError, UnknownTenant
+from thidua.errors import DatabaseUnavailable, ThiduaError, UnknownTenant
 from thidua.ledger.evidence import streamed
 from thidua.telemetry import metrics
 
@@ -69,6 +69,8 @@ def status_of(refusal: ThiduaError) -> int:
         return 404
     if isinstance(refusal, InvalidInput | BadInput):
         return 400
+    if isinstance(refusal, DatabaseUnavailable):
+        return 503
     return 409
 
 

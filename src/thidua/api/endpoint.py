@@ -30,7 +30,7 @@ from thidua.api.queries import BIGINT_MAX
 from thidua.api.schema import MAX_TOKENS, parsed
 from thidua.api.tokens import Principal, TokenVerifier, Unauthenticated
 from thidua.domain.errors import DomainError
-from thidua.errors import ThiduaError
+from thidua.errors import DatabaseUnavailable, ThiduaError
 from thidua.telemetry import metrics
 
 log = logging.getLogger("thidua.api")
@@ -81,6 +81,8 @@ def refused(request: Request, refusal: ThiduaError, status: int, request_id: str
     )
     if status == 401:
         response.headers["www-authenticate"] = "Bearer"
+    if isinstance(refusal, DatabaseUnavailable):
+        response.headers["retry-after"] = str(refusal.retry_after)
     return response
 
 
@@ -131,6 +133,8 @@ class Endpoint(GraphQLView[Context, None]):
             await self._admit(ctx, request.headers.get("authorization"))
         except (Unauthenticated, DomainError) as refusal:
             return self._refused(request, refusal, ctx.request_id)
+        except DatabaseUnavailable as outage:  # recording a refusal needs the database
+            return refused(request, outage, 503, ctx.request_id)
         if ctx.cluster is None or request.method not in ("GET", "POST"):
             return await super().run(request, ctx, root_value)
         return await self._answer(request, ctx, ctx.cluster)
@@ -223,7 +227,7 @@ class Endpoint(GraphQLView[Context, None]):
         token = params.get("authorization") or params.get("Authorization")
         try:
             await self._admit(context, token if isinstance(token, str) else None)
-        except (Unauthenticated, DomainError) as refusal:
+        except (Unauthenticated, DomainError, DatabaseUnavailable) as refusal:
             log.info("refused a subscription connection: %s", refusal.code)
             raise ConnectionRejectionError({"code": refusal.code}) from refusal
         unset: UnsetType = UNSET

@@ -14,7 +14,7 @@ from strawberry.extensions import MaskErrors
 
 from thidua.api.tokens import Unauthenticated
 from thidua.domain.errors import Forbidden, InvalidInput, InvalidState, NotFound, RuleViolation
-from thidua.errors import ConcurrencyConflict, ThiduaError
+from thidua.errors import ConcurrencyConflict, DatabaseUnavailable, ThiduaError
 from thidua.telemetry import metrics
 
 log = logging.getLogger("thidua.api")
@@ -27,6 +27,7 @@ KINDS: list[tuple[type[ThiduaError], str]] = [
     (RuleViolation, "RULE_VIOLATION"),
     (ConcurrencyConflict, "CONFLICT"),
     (InvalidInput, "BAD_INPUT"),
+    (DatabaseUnavailable, "UNAVAILABLE"),
 ]
 
 
@@ -39,7 +40,20 @@ def extensions(error: ThiduaError) -> dict[str, Any]:
     found: dict[str, Any] = {"code": error.code, "kind": kind}
     if isinstance(error, ConcurrencyConflict):
         found |= {"expectedVersion": error.expected, "actualVersion": error.actual}
+    if isinstance(error, DatabaseUnavailable):  # nothing wrong with the request: send it again
+        found |= {"retryable": True, "retryAfter": error.retry_after}
     return found
+
+
+def retry_after(errors: object) -> int | None:
+    """The seconds to wait before sending again when an answer's errors are all worth a
+    retry and one of them says so (the database away or full); None otherwise."""
+    if not isinstance(errors, list) or not errors:
+        return None
+    found = [e.get("extensions", {}) for e in errors if isinstance(e, dict)]
+    if any(e.get("retryable") for e in found):
+        return max(int(e.get("retryAfter") or 1) for e in found if e.get("retryable"))
+    return None
 
 
 class CodedErrors(MaskErrors):
@@ -66,6 +80,9 @@ class CodedErrors(MaskErrors):
     def _coded(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if isinstance(original, ThiduaError):
+            if isinstance(original, DatabaseUnavailable):  # the operator's business too
+                request_id = getattr(self.execution_context.context, "request_id", None)
+                log.warning("%s (request %s): %s", original.code, request_id, original.__cause__)
             error.extensions = {**(error.extensions or {}), **extensions(original)}
             error.message = original.message
             return error

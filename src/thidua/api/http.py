@@ -17,6 +17,8 @@ What it adds to `strawberry.asgi.GraphQL`:
 - over graphql-transport-ws, a message that is not JSON or not an object closes the socket
   with 4400 (the protocol's answer to an invalid message), and a subscribe message whose
   payload would be refused over HTTP gets an `error` message with the same codes;
+- an answer whose errors include one worth a retry (the database away or full,
+  `extensions.retryable`) is a 503 with `Retry-After`, whatever the media type;
 - UTF-8 JSON with non-ASCII written as itself.
 """
 
@@ -40,6 +42,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types import ExecutionResult
 
+from thidua.api.errors import retry_after
 from thidua.api.limits import MAX_BODY_BYTES, number
 from thidua.telemetry import metrics
 from thidua.telemetry.request import note_operation
@@ -399,6 +402,9 @@ class GraphQLView(GraphQL[Context, RootValue]):
             and not sub_response.status_code
         ):
             response.status_code = 400
+        if isinstance(response_data, dict) and (wait := retry_after(response_data.get("errors"))):
+            response.status_code = 503
+            response.headers["retry-after"] = str(wait)
         return response
 
     def encode_json(self, data: object) -> str:

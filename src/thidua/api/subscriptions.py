@@ -5,10 +5,16 @@ every commit; the log position tells whether anything moved.
 A subscription lives no longer than the token its connection was opened with: when the
 token's `exp` passes, each of the connection's subscriptions ends with one UNAUTHENTICATED
 error (then `complete`), and a new one on that connection is refused the same way. The
-client opens a new connection with a fresh token."""
+client opens a new connection with a fresh token.
+
+A subscription waits out a database restart (up to PATIENCE seconds, asking again with
+backoff) and carries on from the position it had reached; a longer outage, or one when
+it starts, ends it with a DATABASE_UNAVAILABLE error (`retryable`): the client subscribes
+again, `auditEvents` from the last position it saw."""
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import AsyncGenerator
 
@@ -20,9 +26,12 @@ from thidua.api.context import Context
 from thidua.api.queries import Standing, _year, reader, standings_of
 from thidua.api.tokens import Unauthenticated
 from thidua.domain.rights import Action
+from thidua.errors import DatabaseUnavailable
 from thidua.projections.reads import AuditFilter
 
 POLL = 5.0  # seconds: a missed notification is caught by this
+PATIENCE = 60.0  # seconds a live subscription waits for the database before it gives up
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @strawberry.type(description="Bảng xếp hạng tại một vị trí của nhật ký")
@@ -51,10 +60,25 @@ async def _wakes(ctx: Context, cluster: str) -> AsyncGenerator[int, None]:
         while True:
             woken.clear()
             _unexpired(ctx)
-            head = await reads.head(cluster)
+            head = await _head(ctx, cluster)
             yield head
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), min(POLL, _unexpired(ctx)))
+
+
+async def _head(ctx: Context, cluster: str) -> int:
+    """The cluster's head; while the database is away, asked again for up to PATIENCE."""
+    waited = 0.0
+    for attempt in itertools.count():
+        try:
+            return await ctx.services.reads.head(cluster)
+        except DatabaseUnavailable:
+            if waited >= PATIENCE:
+                raise
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            await asyncio.sleep(delay)
+            waited += delay
+    raise AssertionError("unreachable")
 
 
 @strawberry.type

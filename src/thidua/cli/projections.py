@@ -18,8 +18,8 @@ from rich.table import Table
 from thidua.bootstrap import open_runtime
 from thidua.cli import arguments
 from thidua.config import Settings
-from thidua.errors import ThiduaError
-from thidua.projections.runtime import PROJECTIONS, Projector, RebuildRunning
+from thidua.errors import DatabaseUnavailable, ThiduaError
+from thidua.projections.runtime import PROJECTIONS, Leftover, Projector, RebuildRunning
 
 console = Console()
 
@@ -39,16 +39,31 @@ def _selected(name: str | None) -> set[str]:
     return {name} if name else set(known)
 
 
+class RebuildInterrupted(ThiduaError):
+    """The database went away mid-rebuild: nothing half-built is served; run it again."""
+
+    code = "REBUILD_INTERRUPTED"
+
+    def __init__(self, cause: DatabaseUnavailable) -> None:
+        super().__init__(
+            f"Dựng lại bị ngắt giữa chừng vì mất kết nối cơ sở dữ liệu ({cause.code}); các bảng "
+            "đang phục vụ không đổi, phần dựng dở sẽ được dọn: hãy chạy lại lệnh khi cơ sở "
+            "dữ liệu hoạt động trở lại."
+        )
+
+
 async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     """Every chosen (cluster, projection) rebuilt by a few workers at once; one progress
-    line whatever the number of clusters; Ctrl-C stops at once (each cluster's unfinished
-    rebuild is rolled back); with --stale, only what another version built, so a run that
-    was stopped resumes where it stopped."""
+    line whatever the number of clusters; Ctrl-C stops at once (what an unfinished rebuild
+    wrote is never served, and goes at the next run or a server's start; a database lost
+    midway is REBUILD_INTERRUPTED, one line, exit 2); with --stale, only what another
+    version built, so a run that was stopped resumes where it stopped."""
     names = _selected(args.projection)
     async with open_runtime(settings) as runtime:
         projector = runtime.projector
         if args.cluster is not None:
             await runtime.store.head(args.cluster)  # UnknownTenant: nothing to rebuild
+        await projector.clean_leftovers()
         work = [
             (p.tenant, p.projection)
             for p in await projector.progress()
@@ -80,7 +95,10 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
                     rate = events / max(time.perf_counter() - started, 1e-9)
                     bar.update(task, advance=1, rate=rate)
 
-            await asyncio.gather(*(worker() for _ in range(min(args.jobs, len(work) or 1))))
+            try:
+                await asyncio.gather(*(worker() for _ in range(min(args.jobs, len(work) or 1))))
+            except DatabaseUnavailable as exc:  # begun: say so (before, it is plainly that)
+                raise RebuildInterrupted(exc) from exc
     console.print(f"{len(work)} projection(s) dựng lại, {events:,} sự kiện.")
     return 0
 
@@ -94,6 +112,7 @@ async def status(args: argparse.Namespace, settings: Settings) -> int:
         if args.cluster is not None:
             await runtime.store.head(args.cluster)  # UnknownTenant, not an empty table
         progress = await runtime.projector.progress()
+        leftovers = await runtime.projector.leftovers()
     table = Table("cụm", "projection", "phiên bản", "thế hệ", "checkpoint", "đầu log", "trễ")
     for p in progress:
         if args.cluster and p.tenant != args.cluster:
@@ -106,7 +125,20 @@ async def status(args: argparse.Namespace, settings: Settings) -> int:
             p.tenant, p.projection, version, generation, str(p.position), str(p.head), str(p.lag)
         )
     console.print(table)
+    for leftover in leftovers:
+        if args.cluster is None or leftover.tenant == args.cluster:
+            console.print(_leftover(leftover))
     return 0
+
+
+def _leftover(found: Leftover) -> str:
+    where = f"{found.tenant}, {found.projection}: thế hệ {found.generation}"
+    if found.running:
+        return f"{where} đang được dựng lại (thế hệ đang phục vụ: {found.serving})."
+    return (
+        f"{where} còn sót lại từ một lần dựng lại bị ngắt (không được phục vụ); sẽ được dọn "
+        "khi máy chủ khởi động hoặc ở lần 'thidua projections rebuild' tới."
+    )
 
 
 def add_commands(commands: "argparse._SubParsersAction[arguments.Parser]") -> None:

@@ -7,6 +7,9 @@ import asyncpg
 from thidua.db.server import CONNECT_ERRORS, unavailable
 
 APP_ROLE = "thidua_app"
+# A connection idle this long is closed, down to min_size: after a burst the pool gives its
+# slots back to the server, which other instances (and the operators) share.
+IDLE_LIFETIME = 30.0
 
 
 async def _become_app_role(conn: asyncpg.Connection) -> None:
@@ -19,6 +22,7 @@ async def create_app_pool(
     *,
     min_size: int = 1,
     max_size: int = 10,
+    idle_lifetime: float = IDLE_LIFETIME,
     reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
     connect_timeout: float = 10,
 ) -> asyncpg.Pool:
@@ -27,6 +31,7 @@ async def create_app_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
+            max_inactive_connection_lifetime=idle_lifetime,
             init=_become_app_role,
             reset=reset,
             timeout=connect_timeout,

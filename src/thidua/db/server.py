@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from thidua.config import Settings
-from thidua.db.errors import DatabaseUnavailable
+from thidua.db.errors import DatabaseBusy, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ CONNECT_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.
 
 
 def unavailable(dsn: str, exc: BaseException) -> DatabaseUnavailable:
-    return DatabaseUnavailable(
+    full = isinstance(exc, asyncpg.TooManyConnectionsError)
+    return (DatabaseBusy if full else DatabaseUnavailable)(
         f"Không kết nối được cơ sở dữ liệu {redact(dsn)} ({exc.__class__.__name__}: {exc})."
     )
 

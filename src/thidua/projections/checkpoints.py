@@ -74,6 +74,25 @@ async def serve_generation(
     )
 
 
+async def mark_building(
+    conn: Connection, tenant: str, projection: str, generation: int | None
+) -> None:
+    """A rebuild begins this generation (None: no rows but the serving generation's are
+    left); committed before its rows land, so an interrupted rebuild is found."""
+    await conn.execute(
+        "UPDATE projection_checkpoints SET building = $3 WHERE tenant_id = $1 AND projection = $2",
+        tenant,
+        projection,
+        generation,
+    )
+
+
+async def building(store: EventStore) -> list[asyncpg.Record]:
+    """The (cluster, projection) pairs with a generation begun and not cleaned: a rebuild
+    running, or one interrupted (only these, not every cluster)."""
+    return await store.report("projections_building")
+
+
 async def log_version(store: EventStore, tenant: str) -> tuple[int, ...]:
     """The tenant's head and its projections' (version, generation, checkpoint), in one
     round trip: every read model derives from the log, so while this is unchanged, so

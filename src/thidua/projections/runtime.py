@@ -20,7 +20,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from thidua.db.errors import outage
 from thidua.domain.standings import standings_year
+from thidua.errors import DatabaseUnavailable
 from thidua.ledger.records import RecordedEvent
 from thidua.projections import checkpoints
 from thidua.projections.audit import AuditProjection
@@ -37,6 +39,7 @@ from thidua.store.eventstore import (
     read_stream_upto,
     read_year,
 )
+from thidua.store.notifier import ANY_TENANT, Changes
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ BATCH = 2000
 KEPT_STATES = 64  # projection states in memory (about 0.5 MB each for a busy cluster-year)
 SWEEP = 30.0  # seconds between asking the database which clusters are behind
 RETRY = 1.0
+OUTAGE_BACKOFF = (0.5, 1.0, 2.0, 5.0)  # seconds between the runner's tries while it is away
 
 
 class ProjectionState(Protocol):
@@ -138,7 +142,9 @@ class Projector:
             for projection in self.projections.values():
                 await self._inline(conn, tenant, projection, appended[-1].position, decoded)
             await conn.execute("RELEASE SAVEPOINT inline_projections")
-        except Exception:
+        except Exception as exc:
+            if outage(exc) is not None:
+                raise  # the connection is gone, and the write with it: nothing to save
             await conn.execute("ROLLBACK TO SAVEPOINT inline_projections")
             for name in self.projections:
                 self._cache.pop((tenant, name), None)
@@ -276,13 +282,13 @@ class Projector:
         generation = serving.generation + 1
         # Held until the swap: a second rebuild of the same projection waits its turn.
         async with self.store.transaction(tenant) as guard:
-            locked = await guard.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
-                f"rebuild:{tenant}:{projection.name}",
-            )
-            if not locked:
+            if not await _try_rebuild_lock(guard, tenant, projection.name):
                 raise RebuildRunning(tenant, projection.name)
-            await self._drop_other_generations(tenant, projection, serving.generation)
+            # What an interrupted rebuild left goes first; the one begun now is marked (and
+            # committed) before its rows land, so an interruption is seen and cleaned.
+            async with self.store.transaction(tenant) as conn:
+                await self._drop_in(conn, tenant, projection.name)
+                await checkpoints.mark_building(conn, tenant, projection.name, generation)
             state, position = projection.new_state(), 0
             while True:
                 async with self.store.transaction(tenant) as conn:
@@ -298,13 +304,11 @@ class Projector:
             head = await self._swap(tenant, projection, state, position, generation)
             if report:
                 report(head, head)
-        await self._drop_other_generations(tenant, projection, generation)
+            # The old generation's rows go (the mark stays until they have), still under
+            # the rebuild's lock: no other rebuild's rows can be taken for them.
+            async with self.store.transaction(tenant) as conn:
+                await self._drop_in(conn, tenant, projection.name)
         return head
-
-    async def _drop_other_generations(self, tenant: str, projection: Projection, keep: int) -> None:
-        async with self.store.transaction(tenant) as conn:
-            for table in projection.tables:
-                await delete_generation(conn, table, tenant, keep=keep)
 
     async def _swap(
         self,
@@ -391,6 +395,8 @@ class Projector:
             return await self.catch_up(tenant, projection)
         except RebuildRunning:
             return 0  # another process rebuilds it
+        except DatabaseUnavailable:
+            raise  # not this cluster's fault: the runner waits for the database
         except Exception:
             # One cluster's poison event must not hold the others back.
             log.exception("projection %s failed for %s", name, tenant)
@@ -407,20 +413,108 @@ class Projector:
     async def run(self, sweep: float = SWEEP) -> None:
         """The catch-up runner. It works on the clusters whose log grew (here or on another
         instance) as they do, and every `sweep` seconds on those the database says are
-        behind; an idle cluster costs nothing."""
-        async with self.store.changes() as changes:
-            while True:
-                try:
-                    await self.catch_up_all()
-                    deadline = asyncio.get_running_loop().time() + sweep
-                    while (left := deadline - asyncio.get_running_loop().time()) > 0:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(changes.woken.wait(), left)
-                        for tenant, position in changes.drain().items():
+        behind; an idle cluster costs nothing. While the database is away (at start, or
+        later) it waits and tries again, and starts over when it answers: it cleans what an
+        interrupted rebuild left, then catches up everything behind. It logs each turn."""
+        failures = 0
+        while True:
+            try:
+                async with self.store.changes() as changes:
+                    await self.clean_leftovers()
+                    if failures:
+                        log.info("projection runner restarted: the database answers again")
+                    else:
+                        log.info("projection runner started")
+                    failures = 0
+                    await self._work(changes, sweep)
+            except DatabaseUnavailable as exc:
+                delay = OUTAGE_BACKOFF[min(failures, len(OUTAGE_BACKOFF) - 1)]
+                if failures == 0:
+                    log.warning("projection runner waiting for the database: %s", exc)
+                failures += 1
+                await asyncio.sleep(delay)
+
+    async def _work(self, changes: Changes, sweep: float) -> None:
+        while True:
+            try:
+                await self.catch_up_all()
+                deadline = asyncio.get_running_loop().time() + sweep
+                while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changes.woken.wait(), left)
+                    for tenant, position in changes.drain().items():
+                        if tenant == ANY_TENANT:  # news may have been missed: ask the database
+                            await self.catch_up_all()
+                        else:
                             await self._follow(tenant, position)
-                except Exception:
-                    log.exception("projection catch-up failed; retrying in %.1f s", RETRY)
-                    await asyncio.sleep(RETRY)
+            except DatabaseUnavailable:
+                raise
+            except Exception:
+                log.exception("projection catch-up failed; retrying in %.1f s", RETRY)
+                await asyncio.sleep(RETRY)
+
+    # Rebuilds that did not finish.
+
+    async def leftovers(self) -> list["Leftover"]:
+        """Generations a rebuild began and did not swap in, each said to be still running
+        (another process holds its rebuild) or abandoned (killed, cut off)."""
+        found = []
+        for row in await checkpoints.building(self.store):
+            tenant, name = row["tenant_id"], row["projection"]
+            async with self.store.transaction(tenant) as conn:
+                running = not await _try_rebuild_lock(conn, tenant, name)
+            found.append(Leftover(tenant, name, row["building"], row["generation"], running))
+        return found
+
+    async def clean_leftovers(self) -> list["Leftover"]:
+        """Drop the rows of every abandoned rebuild (none is running); returns them."""
+        cleaned = []
+        for leftover in await self.leftovers():
+            if leftover.running:
+                continue
+            async with self.store.transaction(leftover.tenant) as conn:
+                if not await _try_rebuild_lock(conn, leftover.tenant, leftover.projection):
+                    continue  # one began meanwhile
+                await self._drop_in(conn, leftover.tenant, leftover.projection)
+            log.warning(
+                "cleaned generation %d of %s for %s, left by an interrupted rebuild",
+                leftover.generation,
+                leftover.projection,
+                leftover.tenant,
+            )
+            cleaned.append(leftover)
+        return cleaned
+
+    async def _drop_in(self, conn: Connection, tenant: str, name: str) -> None:
+        """Every generation but the serving one, in this transaction, by the holder of the
+        projection's rebuild lock (so none is being built, and the serving one cannot
+        change); writers are not held meanwhile."""
+        projection = self.projections[name]
+        serving = await _lock_checkpoint(conn, tenant, projection, lock=False)
+        for table in projection.tables:
+            await delete_generation(conn, table, tenant, keep=serving.generation)
+        await checkpoints.mark_building(conn, tenant, name, None)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A generation a rebuild began: rows of it may be in the tables, not served."""
+
+    tenant: str
+    projection: str
+    generation: int
+    serving: int
+    running: bool  # a rebuild holds it now; else it was interrupted
+
+
+async def _try_rebuild_lock(conn: Connection, tenant: str, projection: str) -> bool:
+    """The lock a rebuild of this projection holds until its swap, taken for this
+    transaction if free."""
+    locked: bool = await conn.fetchval(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+        f"rebuild:{tenant}:{projection}",
+    )
+    return locked
 
 
 def scope_of(stream_id: str) -> int | str:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from thidua.domain.commands import Command, Finalise
-from thidua.errors import ThiduaError
+from thidua.errors import DatabaseUnavailable, ThiduaError
 from thidua.ledger import note
 from thidua.ledger.merkle import ProofError
 from thidua.ledger.records import RecordedEvent
@@ -25,6 +25,7 @@ from thidua.witness.client import Conflict, WitnessError, add_checkpoint
 log = logging.getLogger(__name__)
 Signed = StoredCheckpoint  # a checkpoint as the service hands it out, cosignatures with it
 DUE_BATCH = 100  # clusters signed per round of the schedule
+OUTAGE_RETRY = 5.0  # seconds before the schedule tries again while the database is away
 
 
 class LogWentBack(ThiduaError):
@@ -136,8 +137,12 @@ class Ledger:
         """The schedule: every interval, sign the clusters whose log grew since their last
         checkpoint (a queue append_events fills, so idle clusters cost nothing)."""
         while True:
-            if await self.sign_due() < DUE_BATCH:
-                await asyncio.sleep(interval)
+            try:
+                if await self.sign_due() < DUE_BATCH:
+                    await asyncio.sleep(interval)
+            except DatabaseUnavailable as exc:  # not the end of the schedule: the next round
+                log.warning("checkpoint round skipped, the database is away: %s", exc)
+                await asyncio.sleep(min(interval, OUTAGE_RETRY))
 
     async def sign_due(self) -> int:
         """One round of the schedule; how many clusters were due."""
@@ -145,6 +150,8 @@ class Ledger:
         for cluster in due:
             try:
                 await self.checkpoint(cluster)
+            except DatabaseUnavailable:
+                raise
             except ThiduaError as exc:
                 log.error("checkpoint of %s refused: %s", cluster, exc)
         return len(due)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from thidua.db.errors import BUSY, DatabaseBusy, outage, outages
 from thidua.db.pool import create_app_pool
 from thidua.domain.checks import CLUSTER_CODE
 from thidua.domain.text import nfc
@@ -40,6 +41,9 @@ _FUNCTION = re.compile(r"[a-z_][a-z0-9_]*")
 # of a few thousand bytes cannot be indexed at all).
 IDEMPOTENCY_KEY_LENGTH = 200
 IDEMPOTENCY_KEY = re.compile(rf"[!-~]{{1,{IDEMPOTENCY_KEY_LENGTH}}}")
+# Seconds a request waits for a pooled connection before it is told the database is busy
+# (DatabaseBusy, a 503 to retry) rather than queueing without end behind a full pool.
+ACQUIRE_TIMEOUT = 5.0
 
 
 def _check_key(key: str | None) -> None:
@@ -126,17 +130,38 @@ class EventStore:
         """A transaction that sees and writes only this tenant's rows."""
         if not TENANT_CODE.fullmatch(tenant):
             raise UnknownTenant(tenant)
-        async with self._pool.acquire() as conn, self._logged(conn):
+        async with self.connection() as conn, self._logged(conn):
             # One round trip; the code was checked above, so it is safe as a literal.
             await conn.execute(f"BEGIN; SELECT set_config('thidua.tenant', '{tenant}', true)")
             try:
                 yield conn
             except BaseException:
-                # A broken or cancelled connection cannot roll back; the pool discards it.
-                with contextlib.suppress(asyncpg.InterfaceError, OSError):
+                try:
                     await conn.execute("ROLLBACK")
+                except Exception:
+                    # Broken, or cut mid-statement: never handed out again.
+                    conn.terminate()
                 raise
             await conn.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def connection(self, wait: float = ACQUIRE_TIMEOUT) -> AsyncIterator[PoolConnectionProxy]:
+        """A pooled connection, no tenant set; whatever fails for want of the database
+        (connecting, the pool full, the server gone mid-statement) raises DatabaseUnavailable
+        or DatabaseBusy."""
+        with outages():
+            try:
+                conn = await self._pool.acquire(timeout=wait)
+            except TimeoutError as exc:
+                raise DatabaseBusy(BUSY) from exc
+            try:
+                yield conn
+            except Exception as exc:
+                if outage(exc) is not None:
+                    conn.terminate()  # whatever state it was left in, it is not reused
+                raise
+            finally:
+                await self._pool.release(conn)
 
     @contextlib.asynccontextmanager
     async def _logged(self, conn: Connection) -> AsyncIterator[None]:
@@ -238,17 +263,19 @@ class EventStore:
     async def note_access_refusal(self, subject: str, cluster: str, code: str, what: str) -> None:
         """A caller refused a cluster its token does not cover: counted for the deployment's
         auditors (`access_refusals`), never written into that cluster's log."""
-        await self._pool.execute(
-            "SELECT note_access_refusal($1, $2, $3, $4)", subject, cluster, code, what
-        )
+        async with self.connection() as conn:
+            await conn.execute(
+                "SELECT note_access_refusal($1, $2, $3, $4)", subject, cluster, code, what
+            )
 
     async def access_refusals(self, day: date) -> list[asyncpg.Record]:
         """The deployment's refusals of uncovered clusters on one day."""
-        return await self._pool.fetch(
-            "SELECT subject, cluster, code, what, count, first_at, last_at"
-            " FROM access_refusals WHERE day = $1 ORDER BY count DESC, subject, cluster",
-            day,
-        )
+        async with self.connection() as conn:
+            return await conn.fetch(
+                "SELECT subject, cluster, code, what, count, first_at, last_at"
+                " FROM access_refusals WHERE day = $1 ORDER BY count DESC, subject, cluster",
+                day,
+            )
 
     async def report(self, function: str, *args: object) -> list[asyncpg.Record]:
         """The rows of a reporting function, called outside any tenant's transaction: one
@@ -258,7 +285,8 @@ class EventStore:
         if not _FUNCTION.fullmatch(function):
             raise ValueError(f"not a function name: {function!r}")
         arguments = ", ".join(f"${i}" for i in range(1, len(args) + 1))
-        return await self._pool.fetch(f"SELECT * FROM {function}({arguments})", *args)
+        async with self.connection() as conn:
+            return await conn.fetch(f"SELECT * FROM {function}({arguments})", *args)
 
     @contextlib.asynccontextmanager
     async def watch(self, tenant: str) -> AsyncIterator[asyncio.Event]:

@@ -3,21 +3,30 @@
 Appenders tell the notifier after commit; it wakes local subscribers at once and
 sends one coalesced NOTIFY per tenant on the next flush, not one per append: a
 NOTIFY takes a server-wide lock at commit. A LISTEN connection brings other
-instances' notifications in. Subscribers also poll, so a lost notification only
-delays, never loses, an event.
+instances' notifications in; when it is lost (the database restarted, the network
+broke) a keeper connects it again, backing off while the database is away, and then
+wakes every watcher, who reads the log after the position it had reached: nothing heard
+while deaf is missed. Subscribers also poll, so a lost notification only delays, never
+loses, an event.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 
 import asyncpg
 
+from thidua.db.errors import DatabaseUnavailable, outages
+from thidua.db.server import connect
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "thidua_events"
 ANY_TENANT = "*"  # watch(ANY_TENANT) wakes on every tenant's appends
+CHECK = 5.0  # seconds between looks at the LISTEN connection, besides its loss being told
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between attempts to listen again
 
 
 class Changes:
@@ -50,6 +59,8 @@ class Notifier:
         self._flusher: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._starting = asyncio.Lock()
+        self._lost = asyncio.Event()
+        self._keeper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start sending coalesced notifications for this instance's appends."""
@@ -57,13 +68,50 @@ class Notifier:
             self._flusher = asyncio.create_task(self._flush_forever(), name="thidua-notify")
 
     async def listen(self) -> None:
-        """Hear other instances' appends too; connects on first use, and again after the
-        connection is lost (every watcher is then told that any log may have grown)."""
+        """Hear other instances' appends too: connects on first use (DatabaseUnavailable if
+        it cannot), and from then on a keeper listens again whenever the connection is lost
+        (every watcher is then told that any log may have grown)."""
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep_listening(), name="thidua-listen")
+        await self._connect()
+
+    async def _connect(self) -> bool:
+        """Listen unless listening already; True when a new connection listens."""
         async with self._starting:
-            if self._listener is None or self._listener.is_closed():
-                self._listener = await asyncpg.connect(self._dsn)
-                self._listener.add_termination_listener(self._on_lost)
-                await self._listener.add_listener(CHANNEL, self._on_notification)
+            if self.listening:
+                return False
+            with outages():
+                listener = await connect(self._dsn)
+                try:
+                    listener.add_termination_listener(self._on_lost)
+                    await listener.add_listener(CHANNEL, self._on_notification)
+                except BaseException:
+                    listener.terminate()
+                    raise
+            self._listener = listener
+            self._lost.clear()
+            return True
+
+    async def _keep_listening(self) -> None:
+        """Listen again after any loss, backing off while the database is away; say so."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), CHECK)
+            if self.listening:
+                continue
+            log.warning("LISTEN connection lost; listening again")
+            for attempt in itertools.count():
+                try:
+                    if await self._connect():
+                        log.info("LISTEN re-established after %d attempt(s)", attempt + 1)
+                    break
+                except DatabaseUnavailable as exc:
+                    delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+                    if attempt % 12 == 0:  # the first, then about once a minute
+                        log.warning("cannot LISTEN yet (%s); retrying every %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+            # Whatever was committed while deaf: every watcher reads after its position.
+            self._wake(ANY_TENANT)
 
     @property
     def listening(self) -> bool:
@@ -75,9 +123,15 @@ class Notifier:
         self._told.append(told)
 
     def _on_lost(self, _conn: object) -> None:
+        self._lost.set()
         self._wake(ANY_TENANT)
 
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -85,7 +139,8 @@ class Notifier:
             self._flusher = None
             await self._flush()  # what this instance appended last, told before it goes
         if self._listener is not None:
-            await self._listener.close()
+            with contextlib.suppress(OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
+                await self._listener.close(timeout=2)
             self._listener = None
 
     def committed(self, tenant: str, position: int) -> None:
@@ -141,13 +196,18 @@ class Notifier:
         if not batch:
             return
         try:
-            await self._pool.execute(
-                "SELECT pg_notify($1, t || ':' || p)"
-                " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
-                CHANNEL,
-                list(batch),
-                list(batch.values()),
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            async with self._pool.acquire(timeout=10) as conn:
+                try:
+                    await conn.execute(
+                        "SELECT pg_notify($1, t || ':' || p)"
+                        " FROM unnest($2::text[], $3::bigint[]) AS u(t, p)",
+                        CHANNEL,
+                        list(batch),
+                        list(batch.values()),
+                    )
+                except BaseException:
+                    conn.terminate()  # cut mid-statement, it must not go back to the pool
+                    raise
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Other instances' subscribers will find the events on their next poll.
-            log.warning("could not send NOTIFY for %d tenants", len(batch), exc_info=True)
+            log.warning("could not send NOTIFY for %d tenants: %r", len(batch), exc)

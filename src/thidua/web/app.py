@@ -2,16 +2,19 @@
 
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute, request_response
 
 from thidua.api.context import Services
 from thidua.api.downloads import Downloads
-from thidua.api.endpoint import Endpoint
+from thidua.api.endpoint import Endpoint, refused
 from thidua.api.imports import Imports
 from thidua.api.schema import build_schema
 from thidua.api.sheets import Sheets, routes_of
 from thidua.api.tokens import TokenVerifier
 from thidua.bootstrap import Runtime, open_ledger
+from thidua.errors import DatabaseUnavailable
 from thidua.service.emulation import Emulation
 from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
@@ -64,9 +67,17 @@ def create_app(runtime: Runtime, emulation: Emulation | None = None) -> Starlett
             WebSocketRoute("/graphql", graphql),
             WebSocketRoute("/clusters/{code}/graphql", graphql),
             *pages.routes(),
-        ]
+        ],
+        exception_handlers={DatabaseUnavailable: _database_unavailable},
     )
     observe(app, runtime)  # /metrics, request ids, access log, traces
     app.state.runtime = runtime
     app.state.ledger = ledger
+    app.state.migrated = False  # known once /readyz saw it (migrations are only added)
     return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """Whatever route the database failed: 503, its code, Retry-After; never a 500."""
+    assert isinstance(exc, DatabaseUnavailable)
+    return refused(request, exc, 503, request.headers.get("x-request-id", "-"))
