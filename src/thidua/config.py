@@ -1,9 +1,11 @@
 """Settings from the environment: where the database is, where local data lives, how tokens
 are checked and whether this is production."""
 
+import contextlib
 import math
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,9 +342,7 @@ class Settings:
             return self.tokens.secret
         path = self.data_dir / DEV_SECRET_FILE
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(32))
+            _keep_once(path, secrets.token_urlsafe(32))
         return path.read_text().strip()
 
     def log_key(self) -> str:
@@ -363,12 +363,25 @@ class Settings:
             return self.log.key
         path = self.log.key_file or self.data_dir / "log-signing-key"
         if not path.exists() and self.log.key_file is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(generate_key(self.log.origin)[0] + "\n")
+            _keep_once(path, generate_key(self.log.origin)[0] + "\n")
         try:
             return path.read_text().strip()
         except OSError as exc:
             raise ConfigurationError(
                 f"Không đọc được khóa ký nhật ký {path} (cannot read the log key): {exc}"
             ) from None
+
+
+def _keep_once(path: Path, text: str) -> None:
+    """Write a development secret that several processes may make at the same moment:
+    whole in a private file first, then linked into place; the first one there is kept
+    (a file half-written by another process is never read)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as file:  # mkstemp: mode 0600
+            file.write(text)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
