@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from thidua.bootstrap import open_runtime
+from thidua.config import Settings
 from thidua.ledger.note import generate_key
 
 THIDUA = str(Path(sys.executable).with_name("thidua"))
@@ -140,6 +142,18 @@ CONFIGURATION_FAILURES: dict[str, Failure] = {
         {"THIDUA_CHECKPOINT_INTERVAL": "inf"},
         "BAD_CONFIGURATION",
         ["THIDUA_CHECKPOINT_INTERVAL"],
+    ),
+    "a pool of no connections": (
+        ["db", "status"],
+        {"THIDUA_POOL_SIZE": "0"},
+        "BAD_CONFIGURATION",
+        ["THIDUA_POOL_SIZE='0'", "1", "1000"],
+    ),
+    "a pool size in words": (
+        ["db", "status"],
+        {"THIDUA_POOL_SIZE": "ten"},
+        "BAD_CONFIGURATION",
+        ["THIDUA_POOL_SIZE='ten'"],
     ),
     "introspection yes": (
         ["db", "status"],
@@ -280,3 +294,11 @@ def test_production_serves_as_no_superuser(dsn: str, tmp_path: Path) -> None:
     """The suite's database user is a superuser: production will not serve as it."""
     result = thidua("serve", "--port", "0", env=production(dsn), data_dir=tmp_path)
     assert_one_line(result, "UNSAFE_DATABASE_ROLE", "thidua_app")
+
+
+async def test_each_instance_holds_at_most_the_configured_connections(
+    dsn: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": dsn, "THIDUA_DATA_DIR": str(tmp_path), "THIDUA_POOL_SIZE": "3"}
+    async with open_runtime(Settings.from_env(env)) as runtime:
+        assert runtime.store.pool_use()[2] == 3

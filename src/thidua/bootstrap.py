@@ -38,12 +38,13 @@ async def open_runtime(
     async with database_url(settings) as dsn:
         if migrate_first:
             await migrate(dsn)
-        store = await EventStore.open(dsn)
+        store = await EventStore.open(dsn, max_size=settings.pool_size)
         projector = Projector(store)
         projector.attach()
         opened = None
         try:
-            opened = await open_replicas(settings.replicas) if replicas else None
+            if replicas:
+                opened = await open_replicas(settings.replicas, settings.pool_size)
             yield Runtime(settings, dsn, store, projector, opened)
         finally:
             if opened is not None:
@@ -51,11 +52,11 @@ async def open_runtime(
             await store.close()
 
 
-async def open_replicas(settings: ReplicaSettings) -> Replicas | None:
+async def open_replicas(settings: ReplicaSettings, pool_size: int = 10) -> Replicas | None:
     """The configured replicas, or None without any."""
     if not settings.urls:
         return None
-    return await Replicas.open(settings.urls, settings.max_lag)
+    return await Replicas.open(settings.urls, settings.max_lag, pool_size=pool_size)
 
 
 def open_ledger(runtime: Runtime) -> Ledger:

@@ -107,8 +107,21 @@ def _witness(entry: str) -> tuple[str, str]:
 
 
 ENVIRONMENTS = ("development", "production")
+POOL_SIZES = range(1, 1001)
 # RFC 7518 §3.2: an HS256 key has at least 256 bits.
 MIN_SECRET_LENGTH = 32
+
+
+def _count(env: Mapping[str, str], name: str, default: int, allowed: range) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and int(text) in allowed):
+        raise ConfigurationError(
+            f"{name}={text!r} không hợp lệ: cần một số nguyên từ {allowed.start} đến "
+            f"{allowed.stop - 1} (must be a whole number in that range)."
+        )
+    return int(text)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -265,6 +278,9 @@ class Settings:
     replicas: ReplicaSettings = ReplicaSettings()
     sign_in: SignInSettings = SignInSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    # Connections each instance may hold to the primary (and to each replica): the
+    # server's max_connections must cover every instance's pools.
+    pool_size: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -295,6 +311,7 @@ class Settings:
             ReplicaSettings.from_env(env),
             SignInSettings.from_env(env),
             TelemetrySettings.from_env(env, production),
+            _count(env, "THIDUA_POOL_SIZE", 10, POOL_SIZES),
         )
         if settings.log.key is not None:
             settings.log_key()  # a key given in the environment is checked at once

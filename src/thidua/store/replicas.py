@@ -54,11 +54,19 @@ class Replicas:
 
     @classmethod
     async def open(
-        cls, urls: Sequence[str], max_lag: float, interval: float = CHECK_INTERVAL
+        cls,
+        urls: Sequence[str],
+        max_lag: float,
+        interval: float = CHECK_INTERVAL,
+        *,
+        pool_size: int = 10,
     ) -> "Replicas":
         """Stores on the replicas (they connect on first use), checked once before use."""
         replicas = [
-            Replica(_name(url), await EventStore.open_replica(url, connect_timeout=TIMEOUT))
+            Replica(
+                _name(url),
+                await EventStore.open_replica(url, max_size=pool_size, connect_timeout=TIMEOUT),
+            )
             for url in urls
         ]
         opened = cls(replicas, max_lag, interval)
