@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import getpass
 import gzip
-import logging
 import os
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from typing import Any
 from thidua.bootstrap import open_ledger, open_runtime
 from thidua.cli import projections, workbooks
 from thidua.cli.files import umask, user
+from thidua.cli.serve import configure_logging, serve, workers
 from thidua.config import Settings
 from thidua.db.migrate import migrate
 from thidua.db.server import database_url
@@ -31,29 +31,6 @@ from thidua.service.reads import Reads
 from thidua.store.audit import verify_chain
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-
-
-async def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from thidua.web.app import create_app
-
-    async with open_runtime(settings, replicas=True) as runtime:
-        if args.demo:
-            await load_demo(runtime.store)
-        app = create_app(runtime)
-        # Catches up after a restart or a failed inline run, and rebuilds a new version.
-        runner = asyncio.create_task(runtime.projector.run(), name="thidua-projections")
-        signer = asyncio.create_task(
-            app.state.ledger.run(settings.log.interval), name="thidua-checkpoints"
-        )
-        config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="off")
-        try:
-            await uvicorn.Server(config).serve()
-        finally:
-            runner.cancel()
-            signer.cancel()
-    return 0
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -193,6 +170,13 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--demo", action="store_true", help="load the demo clusters first")
+    serve_cmd.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        metavar="N",
+        help="worker processes serving the same port (0 or auto: one per usable core)",
+    )
     serve_cmd.set_defaults(run=serve)
 
     commands.add_parser("demo", help="load the demo clusters").set_defaults(run=demo)
@@ -265,8 +249,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call
+    configure_logging()
     run: Command = args.run
     try:
         return asyncio.run(run(args, Settings.from_env()))

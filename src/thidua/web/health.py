@@ -1,5 +1,7 @@
 """Liveness (the process answers) and readiness (database reachable, migrations applied)."""
 
+import os
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -8,7 +10,8 @@ from thidua.errors import ThiduaError
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    # Which worker answered (`thidua serve --workers N`): its process id, as ps shows it.
+    return JSONResponse({"status": "ok", "worker": os.getpid()})
 
 
 async def readyz(request: Request) -> JSONResponse:
