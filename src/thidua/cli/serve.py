@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import uvicorn
@@ -55,13 +56,28 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
             Worker(shared), host=args.host, port=args.port, lifespan="on", workers=args.workers
         )
         if args.workers == 1:
-            await uvicorn.Server(config).serve()
+            with signals_after_serving_ignored():
+                await uvicorn.Server(config).serve()
         else:
             # As uvicorn does it: one socket, bound here, shared by the workers it spawns
             # and restarts when one dies; SIGINT or SIGTERM stops them all.
             supervisor = Multiprocess(config, sockets=[config.bind_socket()])
             await asyncio.to_thread(supervisor.run)
     return 0
+
+
+@contextlib.contextmanager
+def signals_after_serving_ignored() -> Iterator[None]:
+    """uvicorn stops gracefully on SIGINT or SIGTERM, then raises the signal again for the
+    handler it found: let that be a no-op, so the embedded server is still stopped after
+    it and the exit is clean (0)."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    found = {stop: signal.signal(stop, signal.SIG_IGN) for stop in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in found.items():
+            signal.signal(stop, handler)
 
 
 class Worker:
