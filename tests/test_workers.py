@@ -7,22 +7,26 @@ import asyncio
 import os
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import asyncpg
 import httpx
 import psutil
 import pytest
 
-from api_client import SECRET, free_port, token
+from api_client import SECRET, free_port, serving, token
 from thidua.db.migrate import migrate
 from thidua.demo import CITY_BOARD, CITY_CRITERIA, TEMPLATE, ensure_template
-from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear
+from thidua.domain.commands import AdoptCriteria, MemberGiven, OpenYear, SelfScore
 from thidua.domain.rights import Actor, Role
+from thidua.projections.runtime import Projector
 from thidua.service.emulation import Emulation
 from thidua.service.envelope import Calendar, Envelope
 from thidua.store import EventStore
+from thidua.store.notifier import CHANNEL
 
 # A year whose self-assessment days are past whatever day the tests run: the scores
 # say the day they were made (occurredOn) and why they are entered late.
@@ -56,21 +60,25 @@ def is_worker(process: psutil.Process) -> bool:
         return False
 
 
+async def open_year(store: EventStore, cluster: str) -> None:
+    """A cluster whose year is open, with the city's criteria adopted."""
+    service = Emulation(store, Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC)))
+    await ensure_template(service)
+    await store.create_tenant(cluster, "Cụm thử nhiều tiến trình")
+    units = tuple(MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("dv-1", "dv-2"))
+    await service.handle(Envelope(cluster, CITY_BOARD.caller()), OpenYear(YEAR, units, "dv-1"))
+    secretariat = Envelope(cluster, Actor("Văn phòng", Role.SECRETARIAT, "dv-1").caller())
+    adopt = AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
+    await service.handle(secretariat, adopt)
+
+
 @pytest.fixture(scope="module")
 async def database(new_database: Callable[[], Awaitable[str]]) -> str:
-    """A migrated database with one cluster whose year is open."""
     dsn = await new_database()
     await migrate(dsn)
     store = await EventStore.open(dsn)
     try:
-        service = Emulation(store, Calendar(datetime(YEAR, 1, 5, 2, tzinfo=UTC)))
-        await ensure_template(service)
-        await store.create_tenant(CLUSTER, "Cụm thử nhiều tiến trình")
-        units = tuple(MemberGiven(u, f"Đơn vị {u}", date(YEAR, 1, 1)) for u in ("dv-1", "dv-2"))
-        await service.handle(Envelope(CLUSTER, CITY_BOARD.caller()), OpenYear(YEAR, units, "dv-1"))
-        secretariat = Envelope(CLUSTER, Actor("Văn phòng", Role.SECRETARIAT, "dv-1").caller())
-        adopt = AdoptCriteria(YEAR, TEMPLATE, CITY_CRITERIA.version, CITY_CRITERIA)
-        await service.handle(secretariat, adopt)
+        await open_year(store, CLUSTER)
     finally:
         await store.close()
     return dsn
@@ -139,16 +147,16 @@ async def pids(server: Server, requests: int = 40) -> set[int]:
     return {a.json()["worker"] for a in answers if a.status_code == 200}
 
 
-async def self_score(http: httpx.AsyncClient, points: int) -> int:
+async def self_score(http: httpx.AsyncClient, points: int, cluster: str = CLUSTER) -> int:
     """dv-2 scores A1; the position its mutation committed, as the answer says it."""
-    officer = token("", "Cán bộ dv-2", [CLUSTER], Role.MEMBER_OFFICER, "dv-2")
+    officer = token("", "Cán bộ dv-2", [cluster], Role.MEMBER_OFFICER, "dv-2")
     mutation = (
         f'mutation {{ selfScore(input: {{year: {YEAR}, unit: "dv-2", criterion: "A1",'
         f' points: "{points}", explanation: "Đạt", evidence: ["Báo cáo"],'
         f' occurredOn: "{DAY}"}}, options: {{reason: "Nhập lại hồ sơ giấy"}}) {{ positions }} }}'
     )
     response = await http.post(
-        f"/clusters/{CLUSTER}/graphql",
+        f"/clusters/{cluster}/graphql",
         json={"query": mutation},
         headers={"authorization": f"Bearer {officer}"},
     )
@@ -157,14 +165,16 @@ async def self_score(http: httpx.AsyncClient, points: int) -> int:
     return int(response.headers["x-thidua-position"])
 
 
-async def total(http: httpx.AsyncClient, at_least: int | None = None) -> tuple[int, Decimal]:
+async def total(
+    http: httpx.AsyncClient, at_least: int | None = None, cluster: str = CLUSTER
+) -> tuple[int, Decimal]:
     """The position a dashboard's answer reflects, and dv-2's self-assessed total in it."""
-    board = token("", "Màn hình", [CLUSTER], Role.CITY_BOARD)
+    board = token("", "Màn hình", [cluster], Role.CITY_BOARD)
     headers = {"authorization": f"Bearer {board}"}
     if at_least is not None:
         headers["x-thidua-min-position"] = str(at_least)
     response = await http.post(
-        f"/clusters/{CLUSTER}/graphql", json={"query": STANDINGS}, headers=headers
+        f"/clusters/{cluster}/graphql", json={"query": STANDINGS}, headers=headers
     )
     body = response.json()
     assert response.status_code == 200, body
@@ -175,8 +185,13 @@ async def total(http: httpx.AsyncClient, at_least: int | None = None) -> tuple[i
 
 
 async def test_two_workers_answer(two_workers: Server) -> None:
-    answered = await pids(two_workers)
-    assert len(answered) == 2
+    answered: set[int] = set()
+
+    async def both() -> bool:
+        answered.update(await pids(two_workers))
+        return len(answered) >= 2
+
+    await until(both, "two workers answer")
     assert answered == two_workers.workers()
     assert two_workers.process.pid not in answered
 
@@ -236,3 +251,49 @@ async def test_sigterm_stops_every_process(two_workers: Server) -> None:
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"processes left running: {alive}"
     assert "Traceback" not in output, output
+
+
+async def test_a_write_not_yet_told_is_read_with_its_position(dsn: str) -> None:
+    """Another instance's write whose notification is still on its way: a read naming the
+    write's position sees it at once; others get the answer kept until the news comes."""
+    clock = Calendar(datetime(YEAR, 11, 25, 2, tzinfo=UTC))
+    cluster = f"cum-chua-bao-{uuid.uuid4().hex[:6]}"
+    # The other instance: a store that never notifies (open_replica's, on the primary).
+    elsewhere = await EventStore.open_replica(dsn)
+    Projector(elsewhere).attach()
+    officer = Envelope(cluster, Actor("Cán bộ dv-2", Role.MEMBER_OFFICER, "dv-2").caller())
+
+    async def score(points: int) -> int:
+        command = SelfScore(YEAR, "dv-2", "A1", Decimal(points), "Đạt", ("Báo cáo",))
+        return max((await Emulation(elsewhere, clock).handle(officer, command)).positions)
+
+    try:
+        async with serving(dsn, clock) as api:
+            await open_year(elsewhere, cluster)  # no news of it reaches the server
+            _, before = await total(api.http, cluster=cluster)
+            position = await score(12)
+            assert (await total(api.http, cluster=cluster))[1] == before  # kept, not told
+            assert await total(api.http, position, cluster) == (position, Decimal(12))
+
+            told_of = position
+            position = await score(13)
+            assert await total(api.http, cluster=cluster) == (told_of, Decimal(12))
+            told = await asyncpg.connect(dsn)
+            try:
+                await told.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{cluster}:{position}")
+            finally:
+                await told.close()
+
+            async def news() -> bool:
+                return await total(api.http, cluster=cluster) == (position, Decimal(13))
+
+            await until(news, "the notification reaches the server")
+
+            # This server writes, the other instance writes, this one writes its figure
+            # again: its rows follow the log, not what it wrote last.
+            await self_score(api.http, 14, cluster)
+            await score(15)
+            position = await self_score(api.http, 14, cluster)
+            assert await total(api.http, position, cluster) == (position, Decimal(14))
+    finally:
+        await elsewhere.close()
