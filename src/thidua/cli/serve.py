@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from thidua.bootstrap import open_runtime
@@ -63,6 +64,8 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
             # and restarts when one dies; SIGINT or SIGTERM stops them all.
             supervisor = Multiprocess(config, sockets=[config.bind_socket()])
             await asyncio.to_thread(supervisor.run)
+            if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+                return STARTUP_FAILURE  # a worker could not start: it said why, and all stopped
     return 0
 
 
