@@ -108,7 +108,19 @@ def thidua(dsn: str) -> Any:
     if profiles:  # sampled by py-spy, as collapsed stacks (python -m bench --profile DIR)
         out = tempfile.mktemp(prefix="thidua-serve-", suffix=".txt", dir=profiles)
         spy = str(Path(sys.executable).with_name("py-spy"))
-        args = [spy, "record", "--format", "raw", "--rate", "200", "-o", out, "--", *args]
+        args = [
+            spy,
+            "record",
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "-o",
+            out,
+            "--",
+            *args,
+        ]
     return process(args, "/readyz", env)
 
 
