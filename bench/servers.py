@@ -108,19 +108,9 @@ def thidua(dsn: str) -> Any:
     if profiles:  # sampled by py-spy, as collapsed stacks (python -m bench --profile DIR)
         out = tempfile.mktemp(prefix="thidua-serve-", suffix=".txt", dir=profiles)
         spy = str(Path(sys.executable).with_name("py-spy"))
-        args = [
-            spy,
-            "record",
-            "--subprocesses",
-            "--format",
-            "raw",
-            "--rate",
-            "200",
-            "-o",
-            out,
-            "--",
-            *args,
-        ]
+        # The workers too: with --workers, they are the parent's children.
+        sampling = ["record", "--subprocesses", "--format", "raw", "--rate", "200", "-o", out]
+        args = [spy, *sampling, "--", *args]
     return process(args, "/readyz", env)
 
 
