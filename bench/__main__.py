@@ -91,7 +91,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="run each server under py-spy, its stacks written here"
     )
+    parser.add_argument(
+        "--workers", default="1", help="`thidua serve --workers` of the servers measured"
+    )
     args = parser.parse_args()
+    os.environ["BENCH_WORKERS"] = args.workers
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         os.environ["BENCH_PROFILE_DIR"] = str(args.profile.resolve())
@@ -138,6 +142,7 @@ async def machine(dsn: str) -> dict[str, Any]:
         "postgresql": postgres,
         "psycopg": peer.PSYCOPG_IMPL,
         "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded",
+        "workers": os.environ["BENCH_WORKERS"],
     }
 
 

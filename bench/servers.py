@@ -95,18 +95,22 @@ def _tail(log: str) -> str:
 
 
 def thidua(dsn: str) -> Any:
-    """`thidua serve` on this database, tokens signed with SECRET."""
+    """`thidua serve` on this database, tokens signed with SECRET, with as many worker
+    processes as `python -m bench --workers` says (one by default)."""
     env = {
         "DATABASE_URL": dsn,
         "THIDUA_JWT_SECRET": SECRET,
         "THIDUA_DATA_DIR": tempfile.mkdtemp(prefix="thidua-bench-"),
     }
-    args = [sys.executable, "-m", "thidua", "serve", "--port", "{port}"]
+    workers = os.environ.get("BENCH_WORKERS", "1")
+    args = [sys.executable, "-m", "thidua", "serve", "--port", "{port}", "--workers", workers]
     profiles = os.environ.get("BENCH_PROFILE_DIR")
     if profiles:  # sampled by py-spy, as collapsed stacks (python -m bench --profile DIR)
         out = tempfile.mktemp(prefix="thidua-serve-", suffix=".txt", dir=profiles)
         spy = str(Path(sys.executable).with_name("py-spy"))
-        args = [spy, "record", "--format", "raw", "--rate", "200", "-o", out, "--", *args]
+        # The workers too: with --workers, they are the parent's children.
+        sampling = ["record", "--subprocesses", "--format", "raw", "--rate", "200", "-o", out]
+        args = [spy, *sampling, "--", *args]
     return process(args, "/readyz", env)
 
 

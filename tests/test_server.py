@@ -50,7 +50,7 @@ async def serving(dsn: str) -> AsyncIterator[str]:
 
 async def test_health_and_readiness(dsn: str) -> None:
     async with serving(dsn) as url, httpx.AsyncClient(base_url=url) as http:
-        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/healthz")).json() == {"status": "ok", "worker": os.getpid()}
         ready = await http.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["status"] == "ready"

@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import getpass
 import gzip
-import logging
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,12 @@ from typing import Any
 from thidua.bootstrap import open_ledger, open_runtime
 from thidua.cli import arguments, projections, workbooks
 from thidua.cli.files import umask, user
+from thidua.cli.serve import configure_logging, serve, workers
 from thidua.config import ConfigurationError, Settings
 from thidua.db.migrate import migrate
 from thidua.db.pool import APP_ROLE
 from thidua.db.server import database_url, redact
-from thidua.db.status import DatabaseRole, database_status, refuse_unsafe_login
+from thidua.db.status import DatabaseRole, database_status
 from thidua.demo import DEMO_CLUSTERS, load_demo
 from thidua.domain.rights import Role
 from thidua.errors import ThiduaError
@@ -32,57 +32,8 @@ from thidua.ledger.evidence import streamed
 from thidua.service.evidence import Evidence
 from thidua.service.reads import Reads
 from thidua.store.audit import verify_chain
-from thidua.telemetry import logs, traces
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-
-
-async def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from thidua.web.app import create_app
-
-    if settings.production and settings.database_url is not None:
-        await refuse_unsafe_login(settings.database_url)
-    async with watched(settings), open_runtime(settings, replicas=True) as runtime:
-        if args.demo:
-            await load_demo(runtime.store)
-        app = create_app(runtime)
-        # Catches up after a restart or a failed inline run, and rebuilds a new version.
-        runner = asyncio.create_task(runtime.projector.run(), name="thidua-projections")
-        signer = asyncio.create_task(
-            app.state.ledger.run(settings.log.interval), name="thidua-checkpoints"
-        )
-        # Logging is ours (telemetry.logs), and so is the access log: uvicorn's would
-        # carry the raw path and query string.
-        config = uvicorn.Config(
-            app,
-            host=args.host,
-            port=args.port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-        )
-        try:
-            await uvicorn.Server(config).serve()
-        finally:
-            runner.cancel()
-            signer.cancel()
-    return 0
-
-
-@contextlib.asynccontextmanager
-async def watched(settings: Settings) -> AsyncIterator[None]:
-    """Log lines as configured; traces exported while the server runs, if configured."""
-    logs.configure(settings.telemetry.log_format, settings.telemetry.log_level)
-    tracing = traces.exporting(settings.telemetry.traces, os.environ)
-    if tracing is not None:
-        traces.start(tracing)
-        logging.getLogger("thidua").info("traces exported (%s)", settings.telemetry.traces)
-    try:
-        yield
-    finally:
-        traces.stop()
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -254,6 +205,13 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=arguments.port, default=8000)
     serve_cmd.add_argument("--demo", action="store_true", help="load the demo clusters first")
+    serve_cmd.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        metavar="N",
+        help="worker processes serving the same port (0 or auto: one per usable core)",
+    )
     serve_cmd.set_defaults(run=serve)
 
     commands.add_parser("demo", help="load the demo clusters").set_defaults(run=demo)
@@ -335,8 +293,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call
+    configure_logging()
     run: Command = args.run
     try:
         return asyncio.run(run(args, Settings.from_env()))

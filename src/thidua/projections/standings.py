@@ -199,6 +199,10 @@ class StandingsState:
             table.discard()
         self.results.clear()
         for state in self.years.values():
+            if state.changed:
+                # Another instance wrote these years' rows: what this one wrote is no
+                # longer what the table holds, so its next write rewrites them all.
+                state.written = None
             state.changed = False
 
     async def flush(

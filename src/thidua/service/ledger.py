@@ -82,6 +82,7 @@ class Ledger:
 
     async def _sign(self, cluster: str) -> StoredCheckpoint:
         async with self.store.transaction(cluster) as conn:
+            await checkpoints.lock_signing(conn, cluster)
             size = await tree.tree_size(conn, cluster)
             last = await checkpoints.latest(conn, cluster)
             if last is not None and last.size > size:
@@ -145,15 +146,17 @@ class Ledger:
                 await asyncio.sleep(min(interval, OUTAGE_RETRY))
 
     async def sign_due(self) -> int:
-        """One round of the schedule; how many clusters were due."""
-        due = await checkpoints.due(self.store, DUE_BATCH)
-        for cluster in due:
-            try:
-                await self.checkpoint(cluster)
-            except DatabaseUnavailable:
-                raise
-            except ThiduaError as exc:
-                log.error("checkpoint of %s refused: %s", cluster, exc)
+        """One round of the schedule; how many clusters were due. One process at a time
+        runs a round (the others' find none due), so witnesses are asked once."""
+        async with self.store.exclusive("checkpoint-schedule") as ours:
+            due = await checkpoints.due(self.store, DUE_BATCH) if ours else []
+            for cluster in due:
+                try:
+                    await self.checkpoint(cluster)
+                except DatabaseUnavailable:
+                    raise
+                except ThiduaError as exc:
+                    log.error("checkpoint of %s refused: %s", cluster, exc)
         return len(due)
 
     # Proofs.

@@ -26,7 +26,7 @@ from thidua.projections import checkpoints, reads
 from thidua.projections.audit import AuditProjection
 from thidua.projections.reads import AuditFilter, ScorecardAt
 from thidua.projections.runtime import PROJECTIONS
-from thidua.service.versions import KnownVersions
+from thidua.service.versions import KnownVersions, reflected
 from thidua.store.eventstore import EventStore
 
 HISTORY_CAP = 20_000  # score changes read for one scorecard's history (a year has hundreds)
@@ -211,12 +211,13 @@ class Reads:
         """Every cluster with a log (codes only: the caller's rights decide what it sees)."""
         return {row["tenant_id"] for row in await checkpoints.progress(self._store)}
 
-    async def log_version(self, cluster: str) -> tuple[int, ...]:
+    async def log_version(self, cluster: str, at_least: int = 0) -> tuple[int, ...]:
         """The cluster's head and its projections' checkpoints: while this is unchanged, so
         is every answer about the cluster. Known without the database while nothing was
-        appended to the cluster since it was last read (`KnownVersions`)."""
+        appended to the cluster since it was last read (`KnownVersions`), unless the known
+        one is below `at_least`: a write made elsewhere whose notification is on its way."""
         known = self.known_version(cluster)
-        if known is not None:
+        if known is not None and reflected(known, len(PROJECTIONS)) >= at_least:
             return known
         if not self._store.listening:
             await self._store.listen()

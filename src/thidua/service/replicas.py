@@ -69,7 +69,7 @@ class ReadRoutes:
             found = await self._on_replica(self._replicas, cluster, at_least)
             if found is not None:
                 return found
-        version = await self._reads.log_version(cluster)
+        version = await self._reads.log_version(cluster, at_least)
         return Route(self._reads, self._emulation, version, replica=False)
 
     async def _on_replica(self, replicas: Replicas, cluster: str, at_least: int) -> Route | None:

@@ -23,6 +23,12 @@ class StoredCheckpoint:
         return self.note + "".join(self.cosignatures)
 
 
+async def lock_signing(conn: Connection, tenant: str) -> None:
+    """Hold the cluster's signing until the transaction ends: signers in other processes
+    (or a finalisation's) then sign in turn, each seeing what the one before saved."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"sign:{tenant}")
+
+
 async def latest(conn: Connection, tenant: str) -> StoredCheckpoint | None:
     row = await conn.fetchrow(
         "SELECT size, root, note, signed_at FROM log_checkpoints WHERE tenant_id = $1"

@@ -164,6 +164,16 @@ class EventStore:
                 await self._pool.release(conn)
 
     @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """Whether this process holds `name` for the block, among every process on this
+        database (never waits: False while another holds it)."""
+        async with self.connection() as conn, conn.transaction():
+            held: bool = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", name
+            )
+            yield held
+
+    @contextlib.asynccontextmanager
     async def _logged(self, conn: Connection) -> AsyncIterator[None]:
         """Statements recorded in query_log, for tests that count them."""
         log = self.query_log

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from thidua.db.server import redact
+from thidua.errors import DatabaseUnavailable
 from thidua.store.eventstore import EventStore
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,15 @@ TIMEOUT = 2.0  # seconds: a replica slower than this to answer is not worth wait
 CHECK_INTERVAL = 1.0  # seconds between checks of the replicas' replay
 
 # What may go wrong asking a replica; the primary then serves.
-REPLICA_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# What a replica that is down or cut off raises: the driver's errors, or the store's
+# DatabaseUnavailable (which its connections turn them into).
+REPLICA_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    DatabaseUnavailable,
+)
 
 
 def _name(url: str) -> str:

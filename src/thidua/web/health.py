@@ -10,6 +10,7 @@ the instance hears other instances' writes (subscriptions still poll when it doe
 """
 
 import logging
+import os
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,7 +24,8 @@ PROBE_WAIT = 0.5  # seconds readiness waits for a pooled connection before it sa
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    # Which worker answered (`thidua serve --workers N`): its process id, as ps shows it.
+    return JSONResponse({"status": "ok", "worker": os.getpid()})
 
 
 async def readyz(request: Request) -> JSONResponse:
