@@ -277,6 +277,8 @@ async def test_log_lines_are_json_with_the_ids_and_no_token(dsn: str, tmp_path: 
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"timestamp", "level", "logger", "message"} <= r.keys() for r in records)
     assert any(r["logger"].startswith("uvicorn") for r in records)  # uvicorn's lines too
+    # but not its access line, which carries the raw path and query string: ours instead
+    assert not any(r["logger"] == "uvicorn.access" for r in records)
     requests = [r for r in records if r["logger"] == "thidua.access"]
     mutation = next(r for r in requests if r["correlation_id"] == "phieu-42")
     assert mutation == mutation | {

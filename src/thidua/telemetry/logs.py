@@ -114,7 +114,13 @@ def configure(fmt: str = "console", level: str = "INFO") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        # uvicorn's own lines through the same handler (its access log is ours instead).
+    for name in ("uvicorn", "uvicorn.error"):
+        # uvicorn's own lines through the same handler.
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # Its access log is ours instead (`web/observe.py`): uvicorn's carries the raw path and
+    # query string, and it writes a line whenever this logger has a handler, even through
+    # propagation (however its `access_log` setting was given).
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
