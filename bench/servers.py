@@ -101,6 +101,8 @@ def thidua(dsn: str) -> Any:
         "DATABASE_URL": dsn,
         "THIDUA_JWT_SECRET": SECRET,
         "THIDUA_DATA_DIR": tempfile.mkdtemp(prefix="thidua-bench-"),
+        # An access line a request, as a deployment writes them for its collector.
+        "THIDUA_LOG_FORMAT": "json",
     }
     workers = os.environ.get("BENCH_WORKERS", "1")
     args = [sys.executable, "-m", "thidua", "serve", "--port", "{port}", "--workers", workers]

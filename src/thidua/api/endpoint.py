@@ -156,7 +156,7 @@ class Endpoint(GraphQLView[Context, None]):
                 ctx.caller(),
                 self.services.emulation.today(),
                 request.method,
-                request.url.query,
+                request.scope.get("query_string", b""),  # not request.url: built per call
                 body,
                 request.headers.get("accept"),
                 request.headers.get("content-type"),
