@@ -29,8 +29,11 @@ async def insert_rows(
     rows: Sequence[Sequence[Any]],
     tenant: str,
     generation: int,
+    *,
+    replacing: Sequence[str] = (),
 ) -> None:
-    """Insert rows (values in `columns` order) for a tenant's generation."""
+    """Insert rows (values in `columns` order) for a tenant's generation; with `replacing`
+    (the table's key after tenant and generation), a row with the same key is replaced."""
     if not rows:
         return
     arrays, casts = [], []
@@ -44,11 +47,19 @@ async def insert_rows(
     selects = ", ".join(_select(name, pg_type) for name, pg_type in columns)
     await conn.execute(
         f"INSERT INTO {table} (tenant_id, generation, {names})"
-        f" SELECT $1, $2, {selects} FROM unnest({', '.join(casts)}) AS u({names})",
+        f" SELECT $1, $2, {selects} FROM unnest({', '.join(casts)}) AS u({names})"
+        f"{_on_conflict(columns, replacing)}",
         tenant,
         generation,
         *arrays,
     )
+
+
+def _on_conflict(columns: Columns, key: Sequence[str]) -> str:
+    if not key:
+        return ""
+    values = ", ".join(f"{name} = EXCLUDED.{name}" for name, _ in columns if name not in key)
+    return f" ON CONFLICT (tenant_id, generation, {', '.join(key)}) DO UPDATE SET {values}"
 
 
 async def delete_generation(conn: Connection, table: str, tenant: str, keep: int) -> int:

@@ -229,7 +229,8 @@ class StandingsState:
     async def _write_standings(
         self, conn: Connection, tenant: str, generation: int, number: int, state: YearState
     ) -> None:
-        """Write the rows that changed: one score moves one unit's total, and a few ranks."""
+        """Write the rows that changed (one statement: one score moves one unit's total,
+        and a few ranks)."""
         now = {(s.layer, s.unit): s for s in state.standings()}
         before = state.written
         if before is None:
@@ -240,7 +241,8 @@ class StandingsState:
                 number,
             )
             before = {}
-        stale = [key for key, was in before.items() if not _same(now.get(key), was)]
+        # Rows of units no longer standing go; changed rows are replaced in place.
+        stale = [key for key in before if key not in now]
         if stale:
             await conn.execute(
                 "DELETE FROM standings WHERE tenant_id = $1 AND generation = $2 AND year = $3"
@@ -252,5 +254,6 @@ class StandingsState:
                 [unit for _, unit in stale],
             )
         fresh = [_row(s) for key, s in now.items() if not _same(before.get(key), s)]
-        await insert_rows(conn, "standings", COLUMNS, fresh, tenant, generation)
+        key = ("year", "layer", "unit")
+        await insert_rows(conn, "standings", COLUMNS, fresh, tenant, generation, replacing=key)
         state.written = now
