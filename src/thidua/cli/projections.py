@@ -19,7 +19,7 @@ from thidua.bootstrap import open_runtime
 from thidua.cli import arguments
 from thidua.config import Settings
 from thidua.errors import DatabaseUnavailable, ThiduaError
-from thidua.projections.runtime import PROJECTIONS, Leftover, Projector, RebuildRunning
+from thidua.projections.runtime import PROJECTIONS, Leftover, RebuildRunning
 
 console = Console()
 
@@ -101,10 +101,6 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
                 raise RebuildInterrupted(exc) from exc
     console.print(f"{len(work)} projection(s) dựng lại, {events:,} sự kiện.")
     return 0
-
-
-async def _clusters(projector: Projector) -> list[str]:
-    return sorted({p.tenant for p in await projector.progress()})
 
 
 async def status(args: argparse.Namespace, settings: Settings) -> int:
