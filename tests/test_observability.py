@@ -206,12 +206,15 @@ async def served(dsn: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncCli
         "THIDUA_LOG_FORMAT": "json",
         "OTEL_TRACES_EXPORTER": "console",
     }
-    with (tmp_path / "spans.json").open("w") as spans:
+    # Its log goes to a file, not a pipe: on a database many tests wrote to, the lines a
+    # server writes as it starts (catching up, signing) would fill a pipe and stop it.
+    log = tmp_path / "server.log"
+    with (tmp_path / "spans.json").open("w") as spans, log.open("w") as errors:
         server = subprocess.Popen(  # noqa: ASYNC220 - started once; waited on in a thread
             [sys.executable, "-m", "thidua", "serve", "--port", str(port)],
             env=env,
             stdout=spans,
-            stderr=subprocess.PIPE,
+            stderr=errors,
             text=True,
         )
     lines: list[str] = []
@@ -222,8 +225,8 @@ async def served(dsn: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncCli
             yield http, lines
     finally:
         server.send_signal(signal.SIGINT)
-        _, output = await asyncio.to_thread(server.communicate, timeout=60)
-        lines.extend(line for line in output.splitlines() if line.strip())
+        await asyncio.to_thread(server.wait, timeout=60)
+        lines.extend(line for line in log.read_text().splitlines() if line.strip())
 
 
 def exported(path: Path) -> list[dict[str, Any]]:
